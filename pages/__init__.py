@@ -1,0 +1,1 @@
+"""Streamlit pages: short scripts that read widgets, call studio/, render."""

@@ -1,0 +1,4 @@
+"""The store: SQLModel tables, sessions, migrations and the artifact folder.
+
+Nothing here imports streamlit or studio.
+"""

@@ -1,0 +1,80 @@
+"""Shared fixtures: every test gets its own store under tmp_path."""
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+from contextlib import redirect_stderr, redirect_stdout
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+@pytest.fixture(autouse=True)
+def studio_home(tmp_path, monkeypatch) -> Path:
+    """Point STUDIO_HOME at a fresh folder; nothing touches the user's store."""
+    home = tmp_path / "studio-home"
+    monkeypatch.setenv("STUDIO_HOME", str(home))
+    for var in ("STUDIO_DATABASE_URL", "STUDIO_ARTIFACT_ROOT", "STUDIO_OPTUNA_URL",
+                "STUDIO_DASK_SCHEDULER"):
+        monkeypatch.delenv(var, raising=False)
+    return home
+
+
+@pytest.fixture
+def settings(studio_home):
+    from studio.settings import get_settings
+
+    return get_settings()
+
+
+@pytest.fixture
+def store(settings):
+    from studio import open_store
+
+    return open_store(settings)
+
+
+class CliResult:
+    def __init__(self, code: int, out: str, err: str):
+        self.code, self.out, self.err = code, out, err
+
+    def json(self):
+        import json
+
+        return json.loads(self.out)
+
+
+@pytest.fixture
+def cli(studio_home):
+    """Run ``python -m studio ARGS`` in-process; returns code, stdout, stderr."""
+    from studio.cli import main
+
+    def run(*args: str) -> CliResult:
+        out, err = io.StringIO(), io.StringIO()
+        with redirect_stdout(out), redirect_stderr(err):
+            try:
+                code = main([str(a) for a in args])
+            except SystemExit as exc:  # argparse usage errors
+                code = exc.code if isinstance(exc.code, int) else 2
+        return CliResult(code, out.getvalue(), err.getvalue())
+
+    return run
+
+
+@pytest.fixture
+def cli_proc(studio_home):
+    """Run ``python -m studio ARGS`` as a real process (for exit codes and tracebacks)."""
+
+    def run(*args: str, timeout: float = 300, env: dict | None = None) -> CliResult:
+        proc = subprocess.run(
+            [sys.executable, "-m", "studio", *map(str, args)], cwd=ROOT, capture_output=True,
+            text=True, timeout=timeout, env={**os.environ, **(env or {})},
+        )
+        return CliResult(proc.returncode, proc.stdout, proc.stderr)
+
+    return run

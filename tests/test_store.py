@@ -1,0 +1,91 @@
+"""The store: migrations, artifacts, settings."""
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from storage.artifacts import ArtifactError, FileArtifacts
+from storage.migrate import current_revision, head_revision, upgrade
+
+
+def test_first_migration_upgrades_to_head_with_rows_intact(tmp_path):
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    upgrade(url, revision="0001", lock_dir=tmp_path)
+    assert current_revision(url) == "0001"
+    con = sqlite3.connect(tmp_path / "old.db")
+    con.execute("INSERT INTO dataset (name, description, created_at, updated_at) "
+                "VALUES ('kept', 'old row', '2025-01-01 00:00:00', '2025-01-01 00:00:00')")
+    con.execute("INSERT INTO dataset_version (dataset_id, version, data_sha, rows, cols, note,"
+                " created_at) VALUES (1, 1, 'ab', 10, 2, '', '2025-01-01 00:00:00')")
+    con.commit()
+    tables_before = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    con.close()
+    assert "job" not in tables_before
+
+    upgrade(url, lock_dir=tmp_path)
+
+    assert current_revision(url) == head_revision(url)
+    con = sqlite3.connect(tmp_path / "old.db")
+    assert con.execute("SELECT name, description FROM dataset").fetchall() == [("kept", "old row")]
+    assert con.execute("SELECT rows, cols FROM dataset_version").fetchall() == [(10, 2)]
+    tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert {"job", "trial", "model_version", "endpoint", "prediction_log", "alert"} <= tables
+
+
+def test_sqlite_runs_with_wal_and_foreign_keys(store):
+    from sqlalchemy import text
+
+    with store.session() as session:
+        assert session.exec(text("PRAGMA journal_mode")).one()[0] == "wal"
+        assert session.exec(text("PRAGMA foreign_keys")).one()[0] == 1
+        assert session.exec(text("PRAGMA busy_timeout")).one()[0] >= 1000
+
+
+def test_artifact_roundtrip_is_content_addressed(tmp_path):
+    arts = FileArtifacts(tmp_path / "a")
+    sha = arts.put_bytes(b"hello")
+    assert sha == arts.put_bytes(b"hello")
+    assert arts.read_bytes(sha) == b"hello"
+    assert arts.path(sha).name == sha
+    assert not list((tmp_path / "a" / ".tmp").iterdir())
+
+
+def test_tampered_artifact_is_refused_with_a_clear_message(tmp_path):
+    arts = FileArtifacts(tmp_path / "a")
+    sha = arts.put_bytes(b"model bytes")
+    path = arts.path(sha)
+    data = bytearray(path.read_bytes())
+    data[0] ^= 0xFF
+    path.write_bytes(bytes(data))
+    fresh = FileArtifacts(tmp_path / "a")
+    with pytest.raises(ArtifactError, match="does not match its recorded sha256"):
+        fresh.path(sha)
+    with pytest.raises(ArtifactError, match="altered"):
+        fresh.read_bytes(sha)
+
+
+def test_missing_artifact_is_a_clear_error(tmp_path):
+    arts = FileArtifacts(tmp_path / "a")
+    sha = arts.put_bytes(b"x")
+    arts.path(sha).unlink()
+    with pytest.raises(ArtifactError, match="missing"):
+        FileArtifacts(tmp_path / "a").path(sha)
+
+
+def test_artifact_name_must_be_a_hash(tmp_path):
+    with pytest.raises(ArtifactError):
+        FileArtifacts(tmp_path).path("../../etc/passwd")
+
+
+def test_settings_come_from_prefixed_environment(monkeypatch, tmp_path):
+    from studio.settings import get_settings
+
+    monkeypatch.setenv("STUDIO_HOME", str(tmp_path / "h"))
+    monkeypatch.setenv("STUDIO_MAX_UPLOAD_MB", "7")
+    s = get_settings()
+    assert s.home == (tmp_path / "h").resolve()
+    assert s.max_upload_mb == 7
+    assert s.db_url.startswith("sqlite:///") and s.db_url.endswith("studio.db")
+    assert s.is_loopback and not s.api_keys_required
+    assert get_settings(service_host="0.0.0.0").api_keys_required
