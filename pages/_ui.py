@@ -33,7 +33,7 @@ pio.templates.default = "plotly_white+studio"
 
 def plot(fig, **kwargs) -> None:
     """Render a plotly figure with the studio's look, full width."""
-    st.plotly_chart(fig, use_container_width=True, theme=None, **kwargs)
+    st.plotly_chart(fig, width="stretch", theme=None, **kwargs)
 
 
 class Keys:
