@@ -78,3 +78,14 @@ def cli_proc(studio_home):
         return CliResult(proc.returncode, proc.stdout, proc.stderr)
 
     return run
+
+
+def page_test(page: str, timeout: float = 30):
+    """An AppTest of the whole app (app.py with its navigation) opened on
+    ``pages/<page>.py``, so page links and the sidebar work as in the browser.
+    Call ``.run()`` on the result; after a rerun it stays on that page."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=timeout)
+    at.switch_page(f"pages/{page}.py")
+    return at
