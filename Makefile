@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test browser bench clean-store help
+.PHONY: setup run test browser postgres bench help
 
 help:
 	@echo "make run    - set up and start the UI (http://127.0.0.1:8501) and the service (:8080)"
@@ -27,10 +27,17 @@ browser:
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null; \
 	fi
 
+# Debian's PostgreSQL: the suite starts a throwaway cluster from it (tests/pg_cluster.py).
+postgres:
+	@if ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then \
+	  echo "installing Debian's postgresql for the PostgreSQL test pass"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql) >/dev/null; \
+	fi
+
 run: setup
 	$(PY) -m studio run
 
-test: setup browser
+test: setup browser postgres
 	$(PY) -m pytest
 
 bench: setup

@@ -14,15 +14,46 @@ ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
+# STUDIO_TEST_BACKEND=postgres runs the suite against a throwaway PostgreSQL cluster
+# (one fresh database per test); the default is a SQLite file per test.
+BACKEND = os.environ.get("STUDIO_TEST_BACKEND", "sqlite")
+
+
+@pytest.fixture(scope="session")
+def pg_cluster():
+    """A PostgreSQL server for this test session (started on first use)."""
+    from tests.pg_cluster import PgCluster
+
+    cluster = PgCluster().start()
+    yield cluster
+    cluster.stop()
+
+
 @pytest.fixture(autouse=True)
-def studio_home(tmp_path, monkeypatch) -> Path:
+def studio_home(tmp_path, monkeypatch, request) -> Path:
     """Point STUDIO_HOME at a fresh folder; nothing touches the user's store."""
     home = tmp_path / "studio-home"
     monkeypatch.setenv("STUDIO_HOME", str(home))
     for var in ("STUDIO_DATABASE_URL", "STUDIO_ARTIFACT_ROOT", "STUDIO_OPTUNA_URL",
                 "STUDIO_DASK_SCHEDULER"):
         monkeypatch.delenv(var, raising=False)
+    if BACKEND == "postgres":
+        cluster = request.getfixturevalue("pg_cluster")
+        monkeypatch.setenv("STUDIO_DATABASE_URL", cluster.create_database())
+        monkeypatch.setenv("STUDIO_OPTUNA_URL", cluster.create_database("optuna"))
     return home
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def any_store(request, tmp_path):
+    """A store on each backend, for storage tests parametrised over both."""
+    from storage.store import open_store
+
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'param.db'}"
+    else:
+        url = request.getfixturevalue("pg_cluster").create_database()
+    return open_store(url, tmp_path / "param-artifacts", tmp_path / "param-home")
 
 
 @pytest.fixture
