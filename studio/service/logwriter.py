@@ -1,0 +1,99 @@
+"""Prediction capture, off the request path.
+
+Requests append plain rows to an in-memory list (a lock and a list extend); a
+thread serialises them with orjson and bulk-inserts them into ``prediction_log``
+every ``settings.log_flush_s`` seconds. ``close()`` (the service's shutdown)
+writes what is left, so a clean stop loses nothing and a crash loses at most the
+last flush interval. If the store is briefly unavailable the rows wait for the
+next flush; past ``MAX_PENDING`` rows the oldest are dropped and counted.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+import orjson
+
+from storage import serving as repo
+from storage.store import Store
+
+log = logging.getLogger("studio.service")
+MAX_PENDING = 1_000_000
+
+
+def _dumps(value):
+    if value is None:
+        return None
+    return orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS,
+                        default=str).decode()
+
+
+class LogWriter:
+    def __init__(self, store: Store, flush_s: float, replica: str):
+        self.store = store
+        self.flush_s = flush_s
+        self.replica = replica
+        self.written = 0
+        self.dropped = 0
+        self.failures = 0
+        self._pending: list[tuple] = []
+        self._lock = threading.Lock()
+        self._flush_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def add(self, rows: list[tuple]) -> None:
+        """Rows: (request_id, endpoint, model_version_id, ts, status, latency_ms, inputs, outputs)."""
+        with self._lock:
+            self._pending.extend(rows)
+            extra = len(self._pending) - MAX_PENDING
+            if extra > 0:
+                del self._pending[:extra]
+                self.dropped += extra
+
+    @property
+    def pending(self) -> int:
+        return len(self._pending)
+
+    def flush(self) -> int:
+        with self._flush_lock:
+            with self._lock:
+                rows, self._pending = self._pending, []
+            if not rows:
+                return 0
+            records = [
+                {"request_id": r[0], "endpoint": r[1], "model_version_id": r[2], "ts": r[3],
+                 "status": r[4], "latency_ms": r[5], "inputs": _dumps(r[6]),
+                 "outputs": _dumps(r[7]), "replica": self.replica}
+                for r in rows
+            ]
+            try:
+                with self.store.session() as session:
+                    repo.insert_prediction_logs(session=session, rows=records)
+            except Exception:  # noqa: BLE001 - keep them for the next flush
+                self.failures += 1
+                log.exception("writing %d prediction log rows failed; retrying", len(rows))
+                with self._lock:
+                    self._pending[:0] = rows
+                return 0
+            self.written += len(rows)
+            return len(rows)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.flush_s):
+            self.flush()
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="prediction-log", daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join(timeout=10)
+        for _ in range(3):
+            self.flush()
+            if not self._pending:
+                break
+            time.sleep(0.2)

@@ -1,0 +1,62 @@
+"""``serve(settings, host, port)``: run the prediction service under uvicorn.
+
+Workers are separate processes that rebuild their settings from the environment
+(``app_from_env``), so the bind address is exported for them: off loopback API
+keys are required unless STUDIO_REQUIRE_API_KEY says otherwise.
+"""
+from __future__ import annotations
+
+import logging
+import os
+
+from studio.errors import InvalidInput
+from studio.settings import Settings, get_settings
+
+
+def app_from_env():
+    """Factory used by uvicorn (each worker process builds its own app)."""
+    from studio.service.app import create_app
+
+    poll = float(os.environ.get("STUDIO_SERVICE_POLL_S", "1.0"))
+    return create_app(get_settings(), poll_s=poll)
+
+
+def serve(settings: Settings, host: str | None = None, port: int | None = None,
+          workers: int = 1, log_level: str = "info") -> None:
+    import uvicorn
+
+    host = host or settings.service_host
+    port = port or settings.service_port
+    if workers < 1 or workers > 32:
+        raise InvalidInput("--workers must be between 1 and 32")
+    os.environ["STUDIO_SERVICE_HOST"] = host
+    os.environ["STUDIO_SERVICE_PORT"] = str(port)
+    os.environ["STUDIO_HOME"] = str(settings.home)
+    if settings.database_url:
+        os.environ["STUDIO_DATABASE_URL"] = settings.database_url
+    if settings.artifact_root:
+        os.environ["STUDIO_ARTIFACT_ROOT"] = str(settings.artifact_root)
+    effective = get_settings()
+    from studio import open_store
+
+    open_store(effective)  # migrate once before workers start
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    mode = "required" if effective.api_keys_required else "not required"
+    print(f"Studio prediction service on http://{host}:{port} (docs at /docs); "
+          f"API keys {mode}; store {effective.home}", flush=True)
+    kwargs = {}
+    try:
+        import uvloop  # noqa: F401
+
+        kwargs["loop"] = "uvloop"
+    except ImportError:
+        pass
+    try:
+        import httptools  # noqa: F401
+
+        kwargs["http"] = "httptools"
+    except ImportError:
+        pass
+    uvicorn.run("studio.service.server:app_from_env", factory=True, host=host, port=port,
+                workers=workers, log_level=log_level, access_log=False,
+                timeout_graceful_shutdown=10, **kwargs)
