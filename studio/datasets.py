@@ -16,7 +16,7 @@ import io
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import pandas as pd
 
@@ -164,12 +164,28 @@ def save_version(
     store: Store, *, name: str, frame: pd.DataFrame, parent: DatasetVersionPublic | None = None,
     recipe: list | None = None, import_report: dict | None = None, source_sha: str | None = None,
     source_name: str | None = None, note: str = "", schema: list[dict] | None = None,
+    profile: dict | Callable[[], dict] | None = None,
 ) -> DatasetVersionPublic:
-    """Store ``frame`` as the next version of dataset ``name``."""
+    """Store ``frame`` as the next version of dataset ``name``.
+
+    The Parquet artifact is written first, then the row in one transaction. With
+    ``profile`` (a dict from :func:`studio.profile.build_profile`, or a function
+    returning one, which then runs while the Parquet file is being written) the
+    profile is stored with the version.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
     name = validate_name(name, "dataset name")
     frame = _parquet_ready(frame)
     schema = schema if schema is not None else infer_schema(frame)
-    data_sha = write_parquet(store, frame)
+    profile_sha = None
+    with ThreadPoolExecutor(1) as pool:
+        # pyarrow releases the GIL while encoding: the profile's JSON is written meanwhile.
+        written = pool.submit(write_parquet, store, frame)
+        if profile is not None:
+            built = profile() if callable(profile) else profile
+            profile_sha = _put_profile(store, {**built, "targets": {}})
+        data_sha = written.result()
     report = json.loads(json.dumps(import_report or {}, default=json_safe))
     with store.session() as session:
         return repo.create_dataset_version(
@@ -178,6 +194,7 @@ def save_version(
             source_sha=source_sha, source_name=(source_name or None) and source_name[:255],
             parent_id=parent.id if parent is not None else None,
             recipe=json.loads(json.dumps(recipe or [], default=json_safe)), note=note,
+            profile_sha=profile_sha,
         )
 
 
@@ -190,9 +207,13 @@ def _read_json_artifact(store: Store, sha: str, what: str) -> dict:
         raise IntegrityError(f"{what}: {exc}") from None
 
 
+def _put_profile(store: Store, profile: dict) -> str:
+    return store.artifacts.put_bytes(
+        json.dumps(profile, default=json_safe, allow_nan=False).encode())
+
+
 def _store_profile(store: Store, version: DatasetVersionPublic, profile: dict) -> str:
-    data = json.dumps(profile, default=json_safe, allow_nan=False).encode()
-    sha = store.artifacts.put_bytes(data)
+    sha = _put_profile(store, profile)
     with store.session() as session:
         repo.set_profile(session=session, version_id=version.id, profile_sha=sha)
     return sha
@@ -218,7 +239,8 @@ def get_profile(store: Store, version: DatasetVersionPublic, target: str | None 
     frame = None
     if profile is None or profile.get("format") != profiling.PROFILE_FORMAT:
         frame = load_frame(store, current)
-        profile = profiling.build_profile(frame, current.schema_ or infer_schema(frame))
+        profile = profiling.build_profile(frame, current.schema_ or infer_schema(frame),
+                                          current.import_report)
         profile["targets"] = {}
         _store_profile(store, current, profile)
     if target is None:
@@ -249,35 +271,64 @@ def target_checks(frame: pd.DataFrame, schema: list[dict], target: str,
 
 def import_file(store: Store, path: str | Path, *, name: str | None = None,
                 options: dict | Any | None = None, source_name: str | None = None,
-                progress=None) -> ImportResult:
+                progress=None, profile: bool = False) -> ImportResult:
     """Import a file as a new dataset, or as a new version of ``name``.
 
     A refused file raises :class:`InvalidInput` and leaves nothing in the store.
     ``source_name`` is the file name the user knows (an upload's original name).
-    ``progress(fraction, message)`` is called as the import advances.
+    ``progress(fraction, message)`` is called as the import advances. With
+    ``profile=True`` the profile is computed from the frame in hand and stored too
+    (saves reading the Parquet back).
     """
-    from studio.ingest import read_table
+    from concurrent.futures import ThreadPoolExecutor
+
+    from studio.ingest import ImportOptions, preflight, read_table
 
     path = Path(path)
     shown = source_name or path.name
     dataset_name = validate_name(name, "dataset name") if name else suggest_name(shown)
-    table = read_table(path, options=options, progress=progress)
-    if progress:
-        progress(0.85, "saving the dataset version")
-    source_sha = store.artifacts.put_file(path)
+    options = ImportOptions.from_any(options)
+    preflight(path, options)
+    with ThreadPoolExecutor(1) as pool:
+        # The original file is kept (so a recipe can replay from it); copying and
+        # hashing it overlaps with parsing, which releases the GIL.
+        source = pool.submit(store.artifacts.put_file, path)
+        try:
+            table = read_table(path, options=options, progress=progress)
+        except BaseException:
+            _discard(store, source)
+            raise
+        source_sha = source.result()
     try:
+        built = None
+        if profile:
+            from studio import profile as profiling
+
+            def built():
+                return profiling.build_profile(table.frame, table.schema, table.report)
+        if progress:
+            progress(0.85, "saving the dataset version" + (" and profiling it" if profile
+                                                            else ""))
         version = save_version(
             store, name=dataset_name, frame=table.frame, import_report=table.report,
             source_sha=source_sha, source_name=shown, schema=table.schema,
-            note=f"imported from {shown}"[:500],
+            note=f"imported from {shown}"[:500], profile=built,
         )
     except BaseException:
-        # Nothing half-made: drop the source copy unless another version uses it.
         _remove_if_unused(store, source_sha)
         raise
     if progress:
         progress(1.0, "done")
     return ImportResult(version=version, warnings=list(table.warnings), report=table.report)
+
+
+def _discard(store: Store, future) -> None:
+    """Nothing half-made: drop the source copy of a refused file unless a version uses it."""
+    try:
+        sha = future.result()
+    except Exception:  # noqa: BLE001 - the copy failing too changes nothing for the user
+        return
+    _remove_if_unused(store, sha)
 
 
 def _remove_if_unused(store: Store, sha: str) -> None:

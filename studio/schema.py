@@ -102,10 +102,9 @@ def _numeric_column(name: str, series: pd.Series, n: int, missing: int, distinct
             info.update(semantic="boolean", reason="only the values 0 and 1",
                         categories=sorted(json_safe(v) for v in uniq))
             return info
-    is_int = pd.api.types.is_integer_dtype(series) or (
-        present > 0 and len(finite) == present
-        and bool((finite.astype("float64") % 1 == 0).all()))
-    if is_int and present >= 20 and distinct == present:
+    if present >= 20 and distinct == present and (
+            pd.api.types.is_integer_dtype(series) or (
+                len(finite) == present and bool((finite.astype("float64") % 1 == 0).all()))):
         if _name_looks_like_id(name):
             info.update(semantic="identifier",
                         reason=f"every value is different and the name '{name}' looks like an ID")
