@@ -50,13 +50,22 @@ def records_of(frame: pd.DataFrame) -> list[dict]:
 
 
 def log_traffic(store, *, endpoint, version, pipeline, records, ts=None, spread_s=600.0,
-                status=200, latency_ms=12.0, seed=0) -> list[str]:
-    """Predict ``records`` with the real pipeline and log one row each, as the service does."""
+                status=200, latency_ms=12.0, seed=0, error=None, predict=True) -> list[str]:
+    """Predict ``records`` with the real pipeline and log one row each, as the service does.
+
+    A refused request (status >= 400) is logged like the service logs it: no inputs,
+    ``{"error": message}`` as outputs. ``predict=False`` logs rows the pipeline could
+    not score (odd inputs) with a placeholder prediction.
+    """
     rng = np.random.default_rng(seed)
     now = time.time() if ts is None else ts
     ids = [uuid.uuid4().hex for _ in records]
-    outputs = [None] * len(records)
-    if status < 400 and records:
+    if status >= 400:
+        outputs = [{"error": error or "refused"}] * len(records)
+        records = [None] * len(records)
+    else:
+        outputs = [{"prediction": 0}] * len(records)
+    if status < 400 and records and predict:
         X = pd.DataFrame(records)
         labels = pipeline.predict(X)
         proba = pipeline.predict_proba(X) if hasattr(pipeline, "predict_proba") else None

@@ -99,19 +99,29 @@ def test_errors_and_latency_are_aggregated_and_alerted(store, model):
     log_traffic(store, endpoint="churn", version=version, pipeline=pipeline, records=records,
                 latency_ms=900.0)
     log_traffic(store, endpoint="churn", version=version, pipeline=pipeline,
-                records=[{"num_0": "abc"}] * 30, status=422, latency_ms=1.0)
+                records=[{}] * 30, status=422, latency_ms=1.0,
+                error="column 'num_0': 'abc' is not a number")
     log_traffic(store, endpoint="churn", version=version, pipeline=pipeline,
                 records=records[:5], status=500, latency_ms=1.0)
+    odd = [{"num_0": "abc", "num_2": 1e9, "cat_0": "purple", "member": "maybe", "extra": 1}] * 10
+    log_traffic(store, endpoint="churn", version=version, pipeline=pipeline, records=odd,
+                predict=False)
     result = run_check(store, "churn")
     totals = result.snapshot["traffic"]["totals"]
-    assert (totals["requests"], totals["errors_4xx"], totals["errors_5xx"]) == (135, 30, 5)
+    assert (totals["requests"], totals["errors_4xx"], totals["errors_5xx"]) == (145, 30, 5)
     assert 900 <= totals["p99_ms"] <= 1900
-    assert sum(p["requests"] for p in result.snapshot["traffic"]["series"]) == 135
+    assert sum(p["requests"] for p in result.snapshot["traffic"]["series"]) == 145
     kinds = {a.evidence["rule"]["kind"] for a in result.alerts}
     assert {"error_rate", "latency_p99"} <= kinds
-    issues = {(i["feature"], i["issue"]) for i in result.snapshot["data_quality"]["issues"]}
-    assert ("(request)", "rejected") in issues and ("num_0", "wrong_type") in issues
-    assert ("num_1", "missing_column") in issues
+    issues = {(i["feature"], i["issue"]): i for i in result.snapshot["data_quality"]["issues"]}
+    rejected = issues[("(request)", "rejected")]
+    assert rejected["count"] == 35 and "HTTP 422: column 'num_0'" in rejected["examples"][0]
+    assert issues[("num_0", "wrong_type")]["examples"] == ["abc"]
+    assert issues[("num_2", "out_of_range")]["count"] >= 10
+    assert issues[("cat_0", "unseen_category")]["examples"] == ["purple"]
+    assert issues[("member", "wrong_type")]["count"] == 10
+    assert issues[("extra", "unexpected_column")]["count"] == 10
+    assert issues[("num_1", "missing_column")]["count"] == 10
 
 
 def test_empty_window_single_request_and_no_feedback_render(store, model):

@@ -150,17 +150,28 @@ def cmd_monitor(args, settings) -> int:
 
     store = open_store(settings)
     if args.watch:
-        from studio.monitor.scheduler import watch
+        from studio.monitor.scheduler import run_due_checks, watch
 
         def show(item: dict) -> None:
             if args.json:
-                print_json(item)
+                print_json(item)  # one JSON line per check while watching
             else:
                 print(f"{item['endpoint']}: " + (f"error: {item['error']}" if "error" in item else
                       f"{item['status']}, report {item['report_id']}, "
                       f"{len(item['alerts'])} new alert(s)"), flush=True)
 
-        watch(settings, store, once=args.once, out=show)
+        if args.once:
+            checks = run_due_checks(store, settings.monitor_interval_s)
+            if args.json:
+                print_json({"checks": checks})
+            else:
+                for item in checks:
+                    show(item)
+                if not checks:
+                    print("nothing due: every endpoint was checked within the last "
+                          f"{settings.monitor_interval_s} s")
+            return 0
+        watch(settings, store, out=show)
         return 0
     if not args.endpoint:
         raise InvalidInput("name an endpoint (`python -m studio endpoints` lists them), "

@@ -30,7 +30,7 @@ LABELS = {
 
 def _example(value: Any) -> str:
     text = repr(value) if not isinstance(value, str) else value
-    return text if len(text) <= 80 else text[:77] + "…"
+    return text if len(text) <= 160 else text[:157] + "…"
 
 
 def _number(value: Any) -> float | None:
@@ -96,7 +96,10 @@ def check_data_quality(rows: list[dict], baseline: dict | None, rows_in_window: 
         inputs = row.get("inputs")
         if status >= 400:
             rejected[status] += 1
-            tally.add("(request)", "rejected", {"status": status, "inputs": inputs})
+            outputs = row.get("outputs")
+            reason = outputs.get("error") if isinstance(outputs, dict) else None
+            tally.add("(request)", "rejected", f"HTTP {status}: {reason}" if reason
+                      else {"status": status, "inputs": inputs})
         if not isinstance(inputs, dict):
             continue
         for name in expected:
