@@ -233,3 +233,98 @@ def count_trials(*, session: Session, job_id: int, status: str | None = None) ->
     if status:
         query = query.where(Trial.status == status)
     return session.exec(query).one()
+
+
+# --- queries for the leaderboard and the training history (AutoML) --------------------
+
+TRIAL_SORTS = ("score", "number", "fit_time", "predict_time")
+
+
+def list_trials_sorted(
+    *, session: Session, job_id: int, sort: str = "score", higher_is_better: bool = True,
+    descending: bool | None = None, status: str | None = None, algorithm: str | None = None,
+    limit: int = 50, offset: int = 0,
+) -> list[TrialPublic]:
+    """One page of a job's trials; ``sort`` is score (best first), number, fit_time or predict_time."""
+    if sort == "score":
+        return list_trials(session=session, job_id=job_id, higher_is_better=higher_is_better,
+                           status=status, algorithm=algorithm, limit=limit, offset=offset)
+    column = {"number": Trial.number, "fit_time": Trial.fit_time_s,
+              "predict_time": Trial.predict_ms_per_row}.get(sort, Trial.number)
+    query = select(Trial).where(Trial.job_id == job_id)
+    if status:
+        query = query.where(Trial.status == status)
+    if algorithm:
+        query = query.where(Trial.algorithm == algorithm)
+    desc = (sort == "number") if descending is None else descending
+    query = query.order_by(column.is_(None), column.desc() if desc else column.asc(), Trial.number)
+    return [_trial_public(r) for r in session.exec(query.offset(offset).limit(limit)).all()]
+
+
+def count_trials_filtered(*, session: Session, job_id: int, status: str | None = None,
+                          algorithm: str | None = None) -> int:
+    query = select(func.count(Trial.id)).where(Trial.job_id == job_id)
+    if status:
+        query = query.where(Trial.status == status)
+    if algorithm:
+        query = query.where(Trial.algorithm == algorithm)
+    return session.exec(query).one()
+
+
+def list_trial_points(*, session: Session, job_id: int, limit: int = 5000) -> list[dict]:
+    """Light rows for charts (no params/JSON): the latest ``limit`` trials of a job."""
+    rows = session.exec(
+        select(Trial.id, Trial.number, Trial.algorithm, Trial.status, Trial.score,
+               Trial.score_std, Trial.fit_time_s, Trial.predict_ms_per_row, Trial.created_at)
+        .where(Trial.job_id == job_id).order_by(Trial.number.desc()).limit(limit)
+    ).all()
+    keys = ("id", "number", "algorithm", "status", "score", "score_std", "fit_time_s",
+            "predict_ms_per_row", "created_at")
+    return [dict(zip(keys, r)) for r in reversed(rows)]
+
+
+def trial_algorithms(*, session: Session, job_id: int) -> list[str]:
+    rows = session.exec(select(Trial.algorithm).where(Trial.job_id == job_id).distinct()).all()
+    return sorted(rows)
+
+
+def trial_status_counts(*, session: Session, job_id: int) -> dict[str, int]:
+    rows = session.exec(
+        select(Trial.status, func.count(Trial.id)).where(Trial.job_id == job_id)
+        .group_by(Trial.status)
+    ).all()
+    return {status: n for status, n in rows}
+
+
+def get_trials(*, session: Session, trial_ids: list[int]) -> list[TrialPublic]:
+    if not trial_ids:
+        return []
+    rows = session.exec(select(Trial).where(Trial.id.in_(trial_ids)).order_by(Trial.number)).all()
+    return [_trial_public(r) for r in rows]
+
+
+def list_job_trials(*, session: Session, job_id: int, statuses: tuple[str, ...] | None = None
+                    ) -> list[TrialPublic]:
+    """Every trial of a job (resume rebuilds its state from these)."""
+    query = select(Trial).where(Trial.job_id == job_id)
+    if statuses:
+        query = query.where(Trial.status.in_(statuses))
+    return [_trial_public(r) for r in session.exec(query.order_by(Trial.number)).all()]
+
+
+def fail_running_trials(*, session: Session, job_id: int, reason: str) -> int:
+    """Trials left 'running' by a worker that died are marked failed."""
+    result = session.exec(
+        update(Trial).where(Trial.job_id == job_id, Trial.status == "running")
+        .values(status="failed", extra={"reason": reason})
+    )
+    return result.rowcount
+
+
+def count_jobs(*, session: Session, kind: str | None = None, status: str | None = None) -> int:
+    query = select(func.count(Job.id))
+    if kind:
+        query = query.where(Job.kind == kind)
+    if status:
+        query = query.where(Job.status == status)
+    return session.exec(query).one()

@@ -1,0 +1,281 @@
+"""Candidate models: how to build each, its search space, and the default portfolio.
+
+Optuna sees one conditional space: ``algorithm`` first, then that algorithm's
+parameters named ``<algorithm>__<param>``. The portfolio is a list of strong
+default configurations in the same naming, enqueued before TPE takes over, so
+a short budget still tries the configurations that usually win.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+SMALL_DATA_ROWS = 10_000          # k-NN only below this (prediction cost grows with rows)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    name: str
+    label: str
+    family: str                  # preprocessing family: linear | tree
+    space: Callable[[Any, str], dict]
+    small_only: bool = False
+    in_search: bool = True       # offered to TPE (the dummy is portfolio-only)
+
+
+def _p(algo: str, params: dict) -> dict:
+    return {f"{algo}__{k}": v for k, v in params.items()}
+
+
+# --- search spaces (trial, task) -> params without prefix ------------------------------
+
+def _space_linear(trial, task):
+    if task == "regression":
+        return {"alpha": trial.suggest_float("linear__alpha", 1e-3, 1e3, log=True)}
+    return {"C": trial.suggest_float("linear__C", 1e-3, 1e2, log=True)}
+
+
+def _space_forest(prefix):
+    def space(trial, task):
+        return {
+            "n_estimators": trial.suggest_int(f"{prefix}__n_estimators", 100, 500, log=True),
+            "max_features": trial.suggest_categorical(f"{prefix}__max_features",
+                                                      ["sqrt", "0.3", "0.5", "0.7", "1.0"]),
+            "min_samples_leaf": trial.suggest_int(f"{prefix}__min_samples_leaf", 1, 30, log=True),
+        }
+    return space
+
+
+def _space_hgb(trial, task):
+    return {
+        "learning_rate": trial.suggest_float("hgb__learning_rate", 0.01, 0.3, log=True),
+        "max_leaf_nodes": trial.suggest_int("hgb__max_leaf_nodes", 7, 127, log=True),
+        "min_samples_leaf": trial.suggest_int("hgb__min_samples_leaf", 5, 100, log=True),
+        "l2_regularization": trial.suggest_float("hgb__l2_regularization", 1e-4, 10.0, log=True),
+        "max_features": trial.suggest_float("hgb__max_features", 0.3, 1.0),
+    }
+
+
+def _space_xgb(trial, task):
+    return {
+        "learning_rate": trial.suggest_float("xgb__learning_rate", 0.01, 0.3, log=True),
+        "max_depth": trial.suggest_int("xgb__max_depth", 2, 10),
+        "min_child_weight": trial.suggest_float("xgb__min_child_weight", 0.5, 20.0, log=True),
+        "subsample": trial.suggest_float("xgb__subsample", 0.5, 1.0),
+        "colsample_bytree": trial.suggest_float("xgb__colsample_bytree", 0.3, 1.0),
+        "reg_lambda": trial.suggest_float("xgb__reg_lambda", 1e-3, 30.0, log=True),
+        "reg_alpha": trial.suggest_float("xgb__reg_alpha", 1e-4, 10.0, log=True),
+    }
+
+
+def _space_knn(trial, task):
+    return {
+        "n_neighbors": trial.suggest_int("knn__n_neighbors", 3, 60, log=True),
+        "weights": trial.suggest_categorical("knn__weights", ["uniform", "distance"]),
+    }
+
+
+CANDIDATES: dict[str, Candidate] = {c.name: c for c in [
+    Candidate("dummy", "Dummy baseline", "tree", lambda t, task: {}, in_search=False),
+    Candidate("linear", "Regularised linear", "linear", _space_linear),
+    Candidate("rf", "Random forest", "tree", _space_forest("rf")),
+    Candidate("et", "Extra trees", "tree", _space_forest("et")),
+    Candidate("hgb", "Histogram gradient boosting", "tree", _space_hgb),
+    Candidate("xgb", "XGBoost", "tree", _space_xgb),
+    Candidate("knn", "k-nearest neighbours", "linear", _space_knn, small_only=True),
+]}
+
+
+def available(n_rows: int, allowed: list[str] | None = None) -> list[str]:
+    names = [n for n, c in CANDIDATES.items()
+             if (not c.small_only or n_rows <= SMALL_DATA_ROWS)]
+    if allowed:
+        names = [n for n in names if n in allowed or n == "dummy"]
+    return names
+
+
+def portfolio(task: str, algorithms: list[str]) -> list[dict]:
+    """Strong defaults, best first, as Optuna parameter dicts."""
+    reg = task == "regression"
+    items = [
+        ("dummy", {}),
+        ("hgb", {"learning_rate": 0.1, "max_leaf_nodes": 31, "min_samples_leaf": 20,
+                 "l2_regularization": 1e-4, "max_features": 1.0}),
+        ("xgb", {"learning_rate": 0.1, "max_depth": 6, "min_child_weight": 1.0, "subsample": 0.8,
+                 "colsample_bytree": 0.8, "reg_lambda": 1.0, "reg_alpha": 1e-4}),
+        ("linear", {"alpha": 1.0} if reg else {"C": 1.0}),
+        ("rf", {"n_estimators": 300, "max_features": "0.5" if reg else "sqrt",
+                "min_samples_leaf": 1}),
+        ("et", {"n_estimators": 300, "max_features": "0.7" if reg else "sqrt",
+                "min_samples_leaf": 1}),
+        ("knn", {"n_neighbors": 15, "weights": "distance"}),
+        ("xgb", {"learning_rate": 0.05, "max_depth": 4, "min_child_weight": 3.0, "subsample": 0.9,
+                 "colsample_bytree": 0.6, "reg_lambda": 3.0, "reg_alpha": 1e-4}),
+        ("hgb", {"learning_rate": 0.05, "max_leaf_nodes": 15, "min_samples_leaf": 40,
+                 "l2_regularization": 1.0, "max_features": 0.7}),
+        ("xgb", {"learning_rate": 0.03, "max_depth": 8, "min_child_weight": 5.0, "subsample": 0.7,
+                 "colsample_bytree": 0.5, "reg_lambda": 10.0, "reg_alpha": 0.1}),
+        ("linear", {"alpha": 10.0} if reg else {"C": 0.1}),
+    ]
+    return [{"algorithm": a, **_p(a, p)} for a, p in items if a in algorithms]
+
+
+def suggest(trial, task: str, algorithms: list[str]) -> tuple[str, dict]:
+    """Draw a configuration from the conditional space: (algorithm, params)."""
+    choices = [a for a in algorithms if CANDIDATES[a].in_search]
+    algo = trial.suggest_categorical("algorithm", choices)
+    return algo, CANDIDATES[algo].space(trial, task)
+
+
+def split_params(flat: dict) -> tuple[str, dict]:
+    """Optuna's flat dict → (algorithm, params without prefix)."""
+    algo = flat["algorithm"]
+    prefix = f"{algo}__"
+    return algo, {k[len(prefix):]: v for k, v in flat.items() if k.startswith(prefix)}
+
+
+def _max_features(value):
+    if value in ("sqrt", "log2"):
+        return value
+    return float(value)
+
+
+def build_model(algo: str, params: dict, task: str, *, seed: int, n_jobs: int,
+                balanced: bool, n_cat: int = 0, n_rows: int = 0, for_search: bool = True):
+    """An unfitted estimator for ``algo`` with ``params`` (classifiers unwrapped)."""
+    from sklearn import dummy, ensemble, linear_model, neighbors
+
+    clf = task != "regression"
+    cw = "balanced" if balanced and clf else None
+    if algo == "dummy":
+        return dummy.DummyClassifier(strategy="prior") if clf else dummy.DummyRegressor()
+    if algo == "linear":
+        if clf:
+            return linear_model.LogisticRegression(C=params.get("C", 1.0), max_iter=500,
+                                                   class_weight=cw)
+        return linear_model.Ridge(alpha=params.get("alpha", 1.0))
+    if algo in ("rf", "et"):
+        cls = {("rf", True): ensemble.RandomForestClassifier,
+               ("rf", False): ensemble.RandomForestRegressor,
+               ("et", True): ensemble.ExtraTreesClassifier,
+               ("et", False): ensemble.ExtraTreesRegressor}[(algo, clf)]
+        kwargs = dict(n_estimators=int(params.get("n_estimators", 300)),
+                      max_features=_max_features(params.get("max_features", "sqrt")),
+                      min_samples_leaf=int(params.get("min_samples_leaf", 1)),
+                      n_jobs=n_jobs, random_state=seed)
+        if n_rows > 50_000:  # bound memory and time: each tree sees a sample of rows
+            kwargs.update(bootstrap=True, max_samples=min(1.0, 50_000 / n_rows))
+        if clf:
+            kwargs["class_weight"] = cw
+        return cls(**kwargs)
+    if algo == "hgb":
+        cls = ensemble.HistGradientBoostingClassifier if clf else ensemble.HistGradientBoostingRegressor
+        kwargs = dict(learning_rate=params.get("learning_rate", 0.1),
+                      max_leaf_nodes=int(params.get("max_leaf_nodes", 31)),
+                      min_samples_leaf=int(params.get("min_samples_leaf", 20)),
+                      l2_regularization=params.get("l2_regularization", 0.0),
+                      max_features=params.get("max_features", 1.0),
+                      max_iter=int(params.get("max_iter", 1000)), early_stopping=True,
+                      validation_fraction=0.1, n_iter_no_change=20, random_state=seed,
+                      categorical_features=list(range(n_cat)) if n_cat else None)
+        if clf:
+            kwargs["class_weight"] = cw
+        return cls(**kwargs)
+    if algo == "xgb":
+        import xgboost as xgb
+
+        cls = xgb.XGBClassifier if clf else xgb.XGBRegressor
+        return cls(n_estimators=int(params.get("n_estimators", 2000)),
+                   learning_rate=params.get("learning_rate", 0.1),
+                   max_depth=int(params.get("max_depth", 6)),
+                   min_child_weight=params.get("min_child_weight", 1.0),
+                   subsample=params.get("subsample", 0.8),
+                   colsample_bytree=params.get("colsample_bytree", 0.8),
+                   reg_lambda=params.get("reg_lambda", 1.0), reg_alpha=params.get("reg_alpha", 0.0),
+                   tree_method="hist", max_bin=256, n_jobs=n_jobs, random_state=seed,
+                   verbosity=0)
+    if algo == "knn":
+        cls = neighbors.KNeighborsClassifier if clf else neighbors.KNeighborsRegressor
+        return cls(n_neighbors=int(params.get("n_neighbors", 15)),
+                   weights=params.get("weights", "distance"), n_jobs=n_jobs)
+    raise ValueError(f"unknown algorithm {algo}")
+
+
+SMALL_FOR_THREADS = 20_000
+
+
+def few_threads(algo: str | None, n_rows: int):
+    """One OpenMP thread for histogram boosting on small data (20x faster than contending)."""
+    from contextlib import nullcontext
+
+    from threadpoolctl import threadpool_limits
+
+    if algo in (None, "hgb") and n_rows < SMALL_FOR_THREADS:
+        return threadpool_limits(limits=1, user_api="openmp")
+    return nullcontext()
+
+
+class _Deadline:
+    """XGBoost callback: stop adding trees when the wall-clock deadline passes."""
+
+    def __new__(cls, deadline: float):
+        import xgboost as xgb
+
+        class Deadline(xgb.callback.TrainingCallback):
+            def after_iteration(self, model, epoch, evals_log):
+                return time.time() > deadline
+
+        return Deadline()
+
+
+def fit_model(algo: str, model, Xt, y, *, sample_weight=None, deadline: float | None = None,
+              seed: int = 0) -> dict:
+    """Fit ``model`` on preprocessed data; returns facts for the final refit.
+
+    XGBoost stops early on an inner 10% split (and at the deadline); the number
+    of trees it chose is returned so the final model uses it without a split.
+    """
+    if algo != "xgb":
+        with few_threads(algo, Xt.shape[0]):
+            if sample_weight is not None and algo in ("hgb", "rf", "et", "linear", "dummy"):
+                model.fit(Xt, y, sample_weight=sample_weight)
+            else:
+                model.fit(Xt, y)
+        info = {}
+        if algo == "hgb":
+            info["n_iter"] = int(model.n_iter_)
+        return info
+    n = Xt.shape[0]
+    rng = np.random.default_rng(seed)
+    idx = rng.permutation(n)
+    cut = max(1, int(n * 0.1))
+    inner_val, inner_fit = np.sort(idx[:cut]), np.sort(idx[cut:])
+    is_clf = hasattr(model, "predict_proba")
+    if is_clf and len(np.unique(y[inner_fit])) < len(np.unique(y)):
+        inner_fit = np.arange(n)  # a rare class fell out: fit on all rows, stop on the deadline
+    callbacks = [_Deadline(deadline)] if deadline else None
+    model.set_params(early_stopping_rounds=50, callbacks=callbacks)
+    sw = None if sample_weight is None else sample_weight[inner_fit]
+    yv = y[inner_val]
+    eval_set = [(Xt[inner_val], yv)]
+    if is_clf:
+        # the eval labels must be ones the model knows; rows of unseen classes are skipped
+        seen = np.isin(yv, np.unique(y[inner_fit]))
+        eval_set = [(Xt[inner_val][seen], yv[seen])]
+    model.fit(Xt[inner_fit], y[inner_fit], sample_weight=sw, eval_set=eval_set, verbose=False)
+    best = getattr(model, "best_iteration", None)
+    model.set_params(callbacks=None)
+    return {"n_estimators": int(best) + 1 if best is not None else int(model.n_estimators)}
+
+
+def final_params(algo: str, params: dict, fold_infos: list[dict], n_rows_ratio: float) -> dict:
+    """Parameters for the final refit from what the folds learned (tree counts)."""
+    params = dict(params)
+    if algo == "xgb":
+        counts = [i["n_estimators"] for i in fold_infos if "n_estimators" in i]
+        if counts:
+            params["n_estimators"] = max(10, int(np.mean(counts) * (1.0 + 0.1 * min(n_rows_ratio, 3))))
+    return params

@@ -1,0 +1,266 @@
+"""Estimators the published pipeline is made of.
+
+They live in this module (a stable import path) because a registered model is
+a pickled ``Pipeline``: moving a class breaks every stored model that uses it.
+Each follows the scikit-learn contract: ``__init__`` stores parameters, ``fit``
+returns self, fitted attributes end in ``_``.
+
+Inputs arrive raw at prediction time (JSON numbers as strings, dates as text,
+``inf``), so every branch coerces its columns the same way in fit and predict.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, TransformerMixin, clone
+
+DATE_PARTS = ("year", "month", "day", "dayofweek", "dayofyear", "hour", "minute")
+
+
+def _frame(X) -> pd.DataFrame:
+    return X if isinstance(X, pd.DataFrame) else pd.DataFrame(X)
+
+
+class ToNumeric(TransformerMixin, BaseEstimator):
+    """Columns to float64: text numbers parsed, booleans 0/1, inf and junk as NaN."""
+
+    def fit(self, X, y=None):
+        self.n_features_in_ = _frame(X).shape[1]
+        return self
+
+    def transform(self, X):
+        frame = _frame(X)
+        out = np.empty(frame.shape, dtype="float64")
+        for i, name in enumerate(frame.columns):
+            col = frame[name]
+            if pd.api.types.is_bool_dtype(col):
+                col = col.astype("float64")
+            values = pd.to_numeric(col, errors="coerce")
+            out[:, i] = np.asarray(values, dtype="float64")
+        out[~np.isfinite(out)] = np.nan
+        return out
+
+    def get_feature_names_out(self, input_features=None):
+        return np.asarray(input_features if input_features is not None else [], dtype=object)
+
+
+def category_text(value) -> object:
+    """One spelling per category: 1, 1.0 and "1" are the same level; missing stays NaN."""
+    if value is None:
+        return np.nan
+    if isinstance(value, (float, np.floating)):
+        if not np.isfinite(value):
+            return np.nan
+        if float(value).is_integer():
+            return str(int(value))
+    if isinstance(value, (bool, np.bool_)):
+        return str(bool(value))
+    try:
+        if pd.isna(value):
+            return np.nan
+    except (TypeError, ValueError):
+        pass
+    return str(value).strip()
+
+
+class ToCategory(TransformerMixin, BaseEstimator):
+    """Columns to object arrays of strings (missing as NaN) for the encoders."""
+
+    def fit(self, X, y=None):
+        self.n_features_in_ = _frame(X).shape[1]
+        return self
+
+    def transform(self, X):
+        frame = _frame(X)
+        out = np.empty(frame.shape, dtype=object)
+        for i, name in enumerate(frame.columns):
+            out[:, i] = [category_text(v) for v in frame[name].tolist()]
+        return out
+
+    def get_feature_names_out(self, input_features=None):
+        return np.asarray(input_features if input_features is not None else [], dtype=object)
+
+
+class DateParts(TransformerMixin, BaseEstimator):
+    """Datetime (or date text) columns to numeric parts; keeps the parts that vary."""
+
+    def fit(self, X, y=None):
+        frame = _frame(X)
+        self.columns_ = list(frame.columns)
+        self.parts_ = []
+        for name in self.columns_:
+            stamps = self._stamps(frame[name])
+            keep = []
+            for part in DATE_PARTS:
+                values = getattr(stamps.dt, part)
+                if values.nunique(dropna=True) > 1:
+                    keep.append(part)
+            self.parts_.append(keep or ["year"])
+        self.n_features_in_ = len(self.columns_)
+        return self
+
+    @staticmethod
+    def _stamps(col: pd.Series) -> pd.Series:
+        if pd.api.types.is_datetime64_any_dtype(col):
+            stamps = col
+        else:
+            stamps = pd.to_datetime(col.astype("object"), errors="coerce", format="mixed")
+        if getattr(stamps.dt, "tz", None) is not None:
+            stamps = stamps.dt.tz_convert(None)
+        return stamps
+
+    def transform(self, X):
+        frame = _frame(X)
+        blocks = []
+        for name, parts in zip(self.columns_, self.parts_):
+            stamps = self._stamps(frame[name])
+            for part in parts:
+                blocks.append(np.asarray(getattr(stamps.dt, part), dtype="float64"))
+        return np.column_stack(blocks) if blocks else np.empty((len(frame), 0))
+
+    def get_feature_names_out(self, input_features=None):
+        return np.asarray([f"{n}_{p}" for n, parts in zip(self.columns_, self.parts_)
+                           for p in parts], dtype=object)
+
+
+class TextColumn(TransformerMixin, BaseEstimator):
+    """One text column as a 1-D array of strings (missing as empty) for TF-IDF."""
+
+    def fit(self, X, y=None):
+        return self
+
+    def transform(self, X):
+        if isinstance(X, pd.DataFrame):
+            X = X.iloc[:, 0]
+        series = pd.Series(np.asarray(X, dtype=object).ravel())
+        text = series.map(category_text)
+        return text.where(text.notna(), "").astype(str).to_numpy()
+
+
+class EncodedClassifier(ClassifierMixin, BaseEstimator):
+    """A classifier that returns the original labels and one proba column per class.
+
+    Labels are encoded for the inner model (XGBoost needs 0..K-1). ``classes``
+    fixes the full label set, so a fold that lacks a rare class still yields a
+    probability column for it (zero) instead of failing or shifting columns.
+    """
+
+    def __init__(self, estimator=None, classes=None):
+        self.estimator = estimator
+        self.classes = classes
+
+    def fit(self, X, y, sample_weight=None, **fit_params):
+        y = np.asarray(y)
+        self.classes_ = np.asarray(self.classes) if self.classes is not None else np.unique(y)
+        index = {c: i for i, c in enumerate(self.classes_.tolist())}
+        codes = np.asarray([index[v] for v in y.tolist()], dtype=np.int64)
+        self.present_ = np.unique(codes)
+        local = np.searchsorted(self.present_, codes)
+        self.estimator_ = clone(self.estimator)
+        if sample_weight is not None:
+            fit_params["sample_weight"] = sample_weight
+        if len(self.present_) == 1:
+            self.estimator_ = None  # a single class in this fold: predict it
+        else:
+            self.estimator_.fit(X, local, **fit_params)
+        return self
+
+    def predict_proba(self, X):
+        n = X.shape[0]
+        out = np.zeros((n, len(self.classes_)), dtype="float64")
+        if self.estimator_ is None:
+            out[:, self.present_[0]] = 1.0
+            return out
+        out[:, self.present_] = self.estimator_.predict_proba(X)
+        return out
+
+    def predict(self, X):
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+
+class EnsembleModel(BaseEstimator):
+    """A weighted average of member pipelines (Caruana ensemble selection).
+
+    Members are complete pipelines from (recipe-applied) input columns to
+    prediction, each with its own preprocessing.
+    """
+
+    def __init__(self, members=None, weights=None, task="regression", classes=None):
+        self.members = members
+        self.weights = weights
+        self.task = task
+        self.classes = classes
+
+    def fit(self, X, y, sample_weight=None):
+        self.members_ = []
+        for member in self.members:
+            fitted = clone(member)
+            last = fitted.steps[-1][0] if hasattr(fitted, "steps") else None
+            if sample_weight is not None and last and not _is_knn(fitted):
+                fitted.fit(X, y, **{f"{last}__sample_weight": sample_weight})
+            else:
+                fitted.fit(X, y)
+            self.members_.append(fitted)
+        w = np.asarray(self.weights, dtype="float64")
+        self.weights_ = w / w.sum()
+        if self.task != "regression":
+            self.classes_ = self.members_[0].classes_
+        return self
+
+    def predict_proba(self, X):
+        return sum(w * m.predict_proba(X) for w, m in zip(self.weights_, self.members_))
+
+    def predict(self, X):
+        if self.task == "regression":
+            return sum(w * np.asarray(m.predict(X), dtype="float64")
+                       for w, m in zip(self.weights_, self.members_))
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+
+def _is_knn(pipeline) -> bool:
+    last = pipeline.steps[-1][1]
+    inner = getattr(last, "estimator", last)
+    return type(inner).__name__.startswith("KNeighbors")
+
+
+class EnsembleClassifier(ClassifierMixin, EnsembleModel):
+    pass
+
+
+class EnsembleRegressor(RegressorMixin, EnsembleModel):
+    pass
+
+
+def set_inference_threads(estimator, n_jobs: int = 1) -> None:
+    """One thread per model at prediction time: a single row is fastest without a pool."""
+    seen = set()
+
+    def visit(obj):
+        if id(obj) in seen or obj is None:
+            return
+        seen.add(id(obj))
+        if hasattr(obj, "n_jobs") and not isinstance(obj, type):
+            try:
+                obj.n_jobs = n_jobs
+            except Exception:  # noqa: BLE001 - read-only on some estimators
+                pass
+        if hasattr(obj, "get_booster"):  # XGBoost: the booster keeps its own thread count
+            try:
+                obj.get_booster().set_param({"nthread": n_jobs})
+            except Exception:  # noqa: BLE001 - not fitted
+                pass
+        for attr in ("steps", "transformers_", "members_", "estimator_"):
+            children = getattr(obj, attr, None)
+            if children is None:
+                continue
+            if not isinstance(children, (list, tuple)):
+                children = [children]
+            for child in children:
+                if isinstance(child, tuple):
+                    for part in child:
+                        if hasattr(part, "get_params"):
+                            visit(part)
+                elif hasattr(child, "get_params"):
+                    visit(child)
+
+    visit(estimator)
