@@ -31,7 +31,8 @@ from studio.schema import infer_schema, json_safe
 __all__ = [
     "DatasetPublic", "DatasetVersionPublic", "ImportResult", "resolve_version",
     "get_version_by_id", "load_frame", "save_version", "get_profile", "list_datasets",
-    "list_versions", "lineage", "import_file", "target_checks", "load_source_bytes",
+    "list_versions", "lineage", "import_file", "import_bytes", "target_checks",
+    "load_source_bytes", "load_preview",
 ]
 
 
@@ -111,6 +112,23 @@ def load_frame(store: Store, version: DatasetVersionPublic) -> pd.DataFrame:
     """The version's data, read from its Parquet artifact after the sha256 check."""
     path = _verified_path(store, version.data_sha, f"dataset {version.ref}")
     return pd.read_parquet(path)
+
+
+def load_preview(store: Store, version: DatasetVersionPublic, rows: int = 100) -> pd.DataFrame:
+    """The first ``rows`` rows of the version, without reading the whole file."""
+    import pyarrow.parquet as pq
+
+    path = _verified_path(store, version.data_sha, f"dataset {version.ref}")
+    with pq.ParquetFile(path) as pf:
+        batches = pf.iter_batches(batch_size=max(1, rows))
+        try:
+            batch = next(batches)
+        except StopIteration:
+            return pd.read_parquet(path)
+        import pyarrow as pa
+
+        table = pa.Table.from_batches([batch], schema=pf.schema_arrow)
+    return table.to_pandas().head(rows)
 
 
 def load_source_bytes(store: Store, version: DatasetVersionPublic) -> bytes:
@@ -340,13 +358,17 @@ def _remove_if_unused(store: Store, sha: str) -> None:
 
 
 def import_bytes(store: Store, data: bytes, *, filename: str, name: str | None = None,
-                 options: dict | None = None, progress=None) -> ImportResult:
+                 options: dict | None = None, progress=None,
+                 profile: bool = False) -> ImportResult:
     """Import an upload held in memory (the Data page) through a scratch file."""
-    scratch = store.artifacts.scratch_path(Path(filename).suffix[:16])
+    from studio.ingest import ImportOptions, check_size
+
+    check_size(len(data), ImportOptions.from_any(options))
+    scratch = store.artifacts.scratch_path()
     try:
         scratch.write_bytes(data)
         return import_file(store, scratch, name=name, options=options, source_name=filename,
-                           progress=progress)
+                           progress=progress, profile=profile)
     finally:
         scratch.unlink(missing_ok=True)
 

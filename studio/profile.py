@@ -363,17 +363,23 @@ def detect_task(series: pd.Series, entry: dict | None = None) -> str:
     return "multiclass"
 
 
+def _with_sentinel(arr: np.ndarray) -> np.ndarray:
+    """Missing values as one value below the rest, so a tree can split them off."""
+    finite = np.isfinite(arr)
+    low = float(arr[finite].min()) - 1.0 if finite.any() else 0.0
+    return np.where(finite, arr, low)
+
+
 def _encode_feature(series: pd.Series) -> tuple[np.ndarray, bool]:
     """(values, is_categorical): numbers as floats (missing → a low sentinel); other
     columns as category codes."""
     if pd.api.types.is_bool_dtype(series) or (
             pd.api.types.is_numeric_dtype(series)):
         arr = pd.to_numeric(series, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
-        arr = np.where(np.isfinite(arr), arr, -1e300)
-        return arr, False
+        return _with_sentinel(arr), False
     if pd.api.types.is_datetime64_any_dtype(series):
         arr = series.astype("datetime64[ns]").astype("int64").to_numpy(dtype="float64")
-        return np.where(series.isna().to_numpy(), -1e300, arr), False
+        return _with_sentinel(np.where(series.isna().to_numpy(), np.nan, arr)), False
     codes, _ = pd.factorize(series.astype(str).where(series.notna(), None),
                             use_na_sentinel=True)
     return codes.astype("int64"), True

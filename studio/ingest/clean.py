@@ -345,14 +345,15 @@ def drop_saved_index(frame: pd.DataFrame, raw_names: list[str], opts: ImportOpti
     if not (np.array_equal(values, np.arange(n)) or np.array_equal(values, np.arange(1, n + 1))):
         return frame
     name = frame.columns[0]
+    shown = f"'{raw_names[0]}'" if str(raw_names[0]).strip() else "with no name"
     if opts.drop_index_column:
         report.setdefault("dropped_columns", []).append(
             {"name": name, "why": "a saved row index (0, 1, 2, …) written by to_csv"})
-        warnings.append(f"dropped column '{name}': it is a saved row index (0, 1, 2, …), not "
-                        "data; import with drop_index_column off to keep it")
+        warnings.append(f"dropped the first column ({shown}): it is a saved row index "
+                        "(0, 1, 2, …), not data; import with drop_index_column off to keep it")
         return frame.iloc[:, 1:]
-    warnings.append(f"column '{name}' looks like a saved row index (0, 1, 2, …); it is marked "
-                    "as an identifier and left out of training")
+    warnings.append(f"the first column ({shown}, kept as '{name}') looks like a saved row "
+                    "index (0, 1, 2, …); it is marked as an identifier and left out of training")
     return frame
 
 
