@@ -1,4 +1,201 @@
+"""Models: the registry, one model card per version, bundle download, one-click publish."""
+import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 
+from pages._ui import Keys, empty_state, md_escape, plot, settings, show_error, store
+from studio.bundle import build_bundle, bundle_name
+from studio.endpoints import publish
+from studio.errors import StudioError
+from studio.model_cards import data_lineage, get_version, list_model_versions, load_evaluation, stages
+from studio.registry import set_notes, set_stage
+
 st.title("Models")
-st.info("This page is being built.")
+st.caption("Every registered model version with its card: how good it is, what data made it, "
+           "and one click to put it behind a live endpoint.")
+
+rows = list_model_versions(store())
+if not rows:
+    empty_state("No models yet. Train one: AutoML registers the best model it finds here.",
+                page="pages/train.py", label="Train a model")
+
+table = pd.DataFrame(rows)
+st.dataframe(
+    table[["ref", "task", "algorithm", "metric", "score", "stage", "endpoints", "created_at"]],
+    hide_index=True, width="stretch",
+    column_config={"ref": "model version", "score": st.column_config.NumberColumn(format="%.4f"),
+                   "endpoints": st.column_config.ListColumn("serving on")},
+)
+
+refs = [r["ref"] for r in rows]
+wanted = st.session_state.get(Keys.MODEL)
+index = refs.index(wanted) if wanted in refs else 0
+ref = st.selectbox("Model version", refs, index=index, key="models_page_ref")
+st.session_state[Keys.MODEL] = ref
+row = rows[refs.index(ref)]
+version = get_version(store(), row["id"])
+card = version.card or {}
+
+top = st.columns(4)
+top[0].metric("Task", version.task)
+score = f"{version.score:.4f}" if version.score is not None else "–"
+top[1].metric(f"CV {version.metric or 'score'}", score)
+top[2].metric("Stage", version.stage)
+top[3].metric("Serving on", ", ".join(row["endpoints"]) or "no endpoint")
+
+with st.container(border=True):
+    st.markdown("**Publish this version**")
+    left, right = st.columns([3, 1], vertical_alignment="bottom")
+    endpoint = left.text_input("Endpoint name", value=version.model, key=f"publish_name_{ref}",
+                               help="Letters, digits, '_', '.', '-'; at most 64. Publishing to an "
+                                    "endpoint that serves another version swaps it.")
+    if right.button("Publish", type="primary", icon=":material/cloud_upload:", key="publish_btn"):
+        try:
+            ep = publish(store(), version, endpoint, actor="ui")
+        except StudioError as exc:
+            show_error(exc)
+        else:
+            st.success(f"Endpoint {ep.name} now serves {ep.model}; it is live within a few seconds.",
+                       icon=":material/check_circle:")
+            st.code(f"{settings().base_service_url}/endpoints/{ep.name}/invocations", language=None)
+            st.page_link("pages/endpoints.py", label="Try it on the Endpoints page",
+                         icon=":material/arrow_forward:")
+
+tabs = st.tabs(["Evaluation", "Data and lineage", "Parameters", "Notes and stage", "Download"])
+
+with tabs[0]:
+    metrics = card.get("metrics") or {}
+    if metrics:
+        frame = pd.DataFrame({split: values for split, values in metrics.items()
+                              if isinstance(values, dict)})
+        st.dataframe(frame, width="stretch")
+    else:
+        st.caption("This version's card has no metrics.")
+    try:
+        evaluation = load_evaluation(store(), version)
+    except StudioError as exc:
+        evaluation = None
+        show_error(exc)
+    charts = 0
+    if evaluation:
+        cm = evaluation.get("confusion_matrix")
+        if isinstance(cm, dict) and cm.get("matrix"):
+            labels = [str(x) for x in cm.get("labels") or range(len(cm["matrix"]))]
+            fig = go.Figure(go.Heatmap(z=cm["matrix"], x=labels, y=labels, colorscale="Blues",
+                                       text=cm["matrix"], texttemplate="%{text}"))
+            fig.update_layout(title="Confusion matrix", xaxis_title="predicted",
+                              yaxis_title="actual", yaxis_autorange="reversed", height=420)
+            plot(fig)
+            charts += 1
+        curves = st.columns(2)
+        roc = evaluation.get("roc")
+        roc_list = roc if isinstance(roc, list) else ([roc] if isinstance(roc, dict) else [])
+        if roc_list and roc_list[0].get("fpr"):
+            fig = go.Figure()
+            for curve in roc_list:
+                name = str(curve.get("label", "ROC"))
+                if curve.get("auc") is not None:
+                    name += f" (AUC {curve['auc']:.3f})"
+                fig.add_trace(go.Scatter(x=curve["fpr"], y=curve["tpr"], mode="lines", name=name))
+            fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="chance",
+                                     line=dict(dash="dot", color="#94a3b8")))
+            fig.update_layout(title="ROC curve", xaxis_title="false positive rate",
+                              yaxis_title="true positive rate", height=380)
+            with curves[0]:
+                plot(fig)
+            charts += 1
+        pr = evaluation.get("pr")
+        pr_list = pr if isinstance(pr, list) else ([pr] if isinstance(pr, dict) else [])
+        if pr_list and pr_list[0].get("recall"):
+            fig = go.Figure()
+            for curve in pr_list:
+                fig.add_trace(go.Scatter(x=curve["recall"], y=curve["precision"], mode="lines",
+                                         name=str(curve.get("label", "precision-recall"))))
+            fig.update_layout(title="Precision-recall", xaxis_title="recall",
+                              yaxis_title="precision", height=380)
+            with curves[1]:
+                plot(fig)
+            charts += 1
+        residuals = evaluation.get("residuals")
+        if isinstance(residuals, dict) and residuals.get("actual"):
+            actual, predicted = residuals["actual"], residuals.get("predicted", [])
+            fig = go.Figure(go.Scattergl(x=predicted, y=[a - p for a, p in zip(actual, predicted)],
+                                         mode="markers", marker=dict(size=5, opacity=0.6)))
+            fig.add_hline(y=0, line_dash="dot", line_color="#94a3b8")
+            fig.update_layout(title="Residuals (actual − predicted)", xaxis_title="predicted",
+                              yaxis_title="residual", height=400)
+            plot(fig)
+            charts += 1
+    importance = card.get("feature_importance") or (evaluation or {}).get("feature_importance") or []
+    if importance and isinstance(importance, list) and isinstance(importance[0], dict):
+        imp = pd.DataFrame(importance).head(20)
+        if {"feature", "importance"} <= set(imp.columns):
+            imp = imp.sort_values("importance")
+            fig = go.Figure(go.Bar(x=imp["importance"], y=imp["feature"].astype(str),
+                                   orientation="h"))
+            fig.update_layout(title="Feature importance", height=max(300, 24 * len(imp) + 100))
+            plot(fig)
+            charts += 1
+    if not charts:
+        st.caption("No evaluation plots were stored with this version.")
+
+with tabs[1]:
+    lineage = data_lineage(store(), version)
+    cols = st.columns(3)
+    cols[0].markdown("**Dataset version**")
+    cols[0].text(lineage.get("dataset") or "unknown")
+    cols[1].markdown("**Uploaded file**")
+    cols[1].text(lineage.get("source_name") or "unknown")
+    cols[2].markdown("**Training job / trial**")
+    cols[2].text(f"job {lineage.get('job_id') or '–'}, trial {lineage.get('trial_id') or '–'}, "
+                 f"seed {lineage.get('seed') if lineage.get('seed') is not None else '–'}")
+    if lineage["chain"]:
+        st.markdown("**From the uploaded file to the training data**")
+        st.dataframe(pd.DataFrame(lineage["chain"]), hide_index=True, width="stretch")
+    st.markdown(f"**Target:** {md_escape(version.target)}")
+    schema = card.get("input_schema") or []
+    if schema:
+        st.markdown("**Input columns**")
+        st.dataframe(pd.DataFrame(schema).astype(str), hide_index=True, width="stretch")
+    if lineage["recipe"]:
+        st.markdown("**Recipe (steps applied to the data)**")
+        st.json(lineage["recipe"], expanded=False)
+
+with tabs[2]:
+    st.markdown(f"**Algorithm:** {md_escape(card.get('algorithm') or 'unknown')}")
+    st.json(card.get("params") or {}, expanded=True)
+    versions = card.get("library_versions") or {}
+    if versions:
+        st.markdown("**Library versions**")
+        st.dataframe(pd.DataFrame(list(versions.items()), columns=["library", "version"]),
+                     hide_index=True)
+    st.markdown("**sha256 of the pipeline file**")
+    st.code(version.artifact_sha, language=None)
+
+with tabs[3]:
+    with st.form(f"notes_{ref}"):
+        all_stages = list(stages())
+        stage = st.selectbox("Stage", all_stages, index=all_stages.index(version.stage)
+                             if version.stage in all_stages else 0)
+        notes = st.text_area("Intended use and notes", value=version.notes, height=160,
+                             placeholder="What this model is for, who may use it, known limits…")
+        if st.form_submit_button("Save", type="primary"):
+            try:
+                set_stage(store(), version, stage)
+                set_notes(store(), version, notes)
+            except StudioError as exc:
+                show_error(exc)
+            else:
+                st.toast("Saved", icon=":material/check:")
+                st.rerun()
+    if version.notes:
+        st.markdown("**Saved note**")
+        st.text(version.notes)
+
+with tabs[4]:
+    st.write("A zip with the fitted pipeline (`model.joblib`), `model.json` (schema, classes, "
+             "metrics, lineage, library versions, sha256) and a README showing how to load and "
+             "call it in plain Python.")
+    st.download_button("Download model bundle", data=lambda: build_bundle(store(), version),
+                       file_name=bundle_name(version), mime="application/zip",
+                       icon=":material/download:", key="bundle_download")

@@ -11,6 +11,9 @@ lazily, skipped when its module does not exist yet)::
 
     async def my_async_task(ctx) -> None: ...             # or a coroutine on the event loop
 
+    def start_mine(settings, store):                      # or start/stop style: called at
+        return SomethingWithStop()                        # start, .stop() at shutdown
+
     background.register(my_task)
 
 The service starts every task in its lifespan and at shutdown sets ``ctx.stop``
@@ -31,7 +34,7 @@ from typing import Any, Callable
 
 log = logging.getLogger("studio.service")
 
-TASKS: list[str] = ["studio.monitor.scheduler:service_task"]
+TASKS: list[str] = ["studio.monitor.scheduler:start_scheduler"]
 _factories: list[Callable] = []
 
 
@@ -67,6 +70,14 @@ def registered() -> list[Callable]:
     return found
 
 
+def _arity(func: Callable) -> int:
+    try:
+        return len([p for p in inspect.signature(func).parameters.values()
+                    if p.default is inspect.Parameter.empty])
+    except (TypeError, ValueError):
+        return 1
+
+
 class Runner:
     """Starts and stops the registered tasks for one service process."""
 
@@ -74,6 +85,7 @@ class Runner:
         self.ctx = TaskContext(settings, store)
         self._threads: list[threading.Thread] = []
         self._tasks: list[asyncio.Task] = []
+        self._started: list[Any] = []
         self._lock_file = None
 
     def _claim_primary(self) -> bool:
@@ -98,6 +110,11 @@ class Runner:
         for factory in factories:
             if inspect.iscoroutinefunction(factory):
                 self._tasks.append(asyncio.get_running_loop().create_task(factory(self.ctx)))
+            elif _arity(factory) == 2:
+                try:
+                    self._started.append(factory(self.ctx.settings, self.ctx.store))
+                except Exception:  # noqa: BLE001 - a task's failure must not stop predictions
+                    log.exception("background task %s failed to start", factory)
             else:
                 thread = threading.Thread(target=self._guard, args=(factory,), daemon=True,
                                           name=f"task-{getattr(factory, '__name__', 'task')}")
@@ -121,5 +138,11 @@ class Runner:
                 pass
         for thread in self._threads:
             await asyncio.to_thread(thread.join, 10)
+        for started in self._started:
+            if hasattr(started, "stop"):
+                try:
+                    await asyncio.to_thread(started.stop)
+                except Exception:  # noqa: BLE001
+                    log.exception("stopping background task failed")
         if self._lock_file is not None:
             self._lock_file.close()

@@ -292,19 +292,27 @@ class Converter:
         for record in records:
             if not isinstance(record, dict):
                 raise InputProblem("every row must be an object {\"column\": value}")
-            seen.update(record.keys()) if len(seen) < 10_000 else None
-        missing = [c for c in self.names if c not in seen]
+            if len(record) != len(seen) or any(k not in seen for k in record):
+                seen.update(record.keys())
+        raw = {name: [r.get(name) for r in records] for name in self.names if name in seen}
+        batch = self.convert_columns(raw, n, sorted(str(k) for k in seen - self._known))
+        batch.records = records
+        return batch
+
+    def convert_columns(self, raw: dict[str, Any], n: int, ignored: list[str] | None = None,
+                        row_offset: int = 0) -> Batch:
+        """Columns of raw values (lists or arrays) → a validated Batch (no records)."""
         details: list[dict] = []
-        for name in missing:
-            details.append({"column": name, "problem": "missing",
-                            "message": f"column '{name}' is missing"})
-        ignored = sorted(str(k) for k in seen - self._known)
+        for name in self.names:
+            if name not in raw:
+                details.append({"column": name, "problem": "missing",
+                                "message": f"column '{name}' is missing"})
         columns: dict[str, Any] = {}
         infinities = 0
         for col in self.columns:
-            if col.name in missing:
+            if col.name not in raw:
                 continue
-            values = [r.get(col.name) for r in records]
+            values = raw[col.name]
             try:
                 if col.kind == "number":
                     arr, inf = self._numbers(values)
@@ -313,25 +321,28 @@ class Converter:
                 elif col.kind == "bool":
                     columns[col.name] = [_bool(v) for v in values]
                 elif col.kind == "datetime":
-                    columns[col.name] = self._dates(values)
+                    columns[col.name] = self._dates(list(values))
                 else:
                     columns[col.name] = [category_text(v) for v in values]
-            except ValueError:
-                details.append(self._bad_column(col, values))
+            except (ValueError, TypeError):
+                details.append(self._bad_column(col, list(values), row_offset))
         if details:
             raise InputProblem(
                 "the input does not fit the model's schema: "
                 + "; ".join(d["message"] for d in details), 422, details)
-        return Batch(columns, records, n, ignored, infinities)
+        return Batch(columns, [], n, list(ignored or []), infinities)
 
     @staticmethod
-    def _numbers(values: list) -> tuple[np.ndarray, int]:
-        try:
-            arr = np.array(values, dtype=np.float64)
-            if arr.ndim != 1:
-                raise ValueError
-        except (ValueError, TypeError):
-            arr = np.array([_number(v) for v in values], dtype=np.float64)
+    def _numbers(values) -> tuple[np.ndarray, int]:
+        if isinstance(values, np.ndarray) and values.dtype.kind in "fiub":
+            arr = values.astype(np.float64, copy=True)
+        else:
+            try:
+                arr = np.array(values, dtype=np.float64)
+                if arr.ndim != 1:
+                    raise ValueError
+            except (ValueError, TypeError):
+                arr = np.array([_number(v) for v in values], dtype=np.float64)
         inf = np.isinf(arr)
         count = int(inf.sum())
         if count:
@@ -351,7 +362,7 @@ class Converter:
         except (ValueError, TypeError, OverflowError):
             raise ValueError from None
 
-    def _bad_column(self, col: Column, values: list) -> dict:
+    def _bad_column(self, col: Column, values: list, row_offset: int = 0) -> dict:
         check = {"number": _number, "bool": _bool, "string": category_text,
                  "datetime": lambda v: self._dates([v])}[col.kind]
         rows, examples = [], []
@@ -359,7 +370,7 @@ class Converter:
             try:
                 check(v)
             except (ValueError, TypeError):
-                rows.append(i)
+                rows.append(i + row_offset)
                 if len(examples) < 3:
                     examples.append(_describe(v))
         expected = {"number": "a number", "bool": "true or false", "datetime": "a date",
