@@ -44,6 +44,7 @@ class Keys:
     JOB = "job_id"                   # job followed on Train
     MODEL = "model_ref"              # "NAME:V" chosen on Models
     ENDPOINT = "endpoint_name"       # endpoint chosen on Endpoints / Monitor
+    MONITOR_JOB = "monitor_job_id"   # check / simulation followed on Monitor
 
 
 @st.cache_resource(show_spinner=False)

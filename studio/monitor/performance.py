@@ -3,8 +3,6 @@ against the metrics the model had at validation (the baseline)."""
 from __future__ import annotations
 
 import math
-from typing import Any
-
 import numpy as np
 
 from studio.monitor.baseline import category_key
@@ -12,7 +10,7 @@ from studio.monitor.baseline import category_key
 LOWER_IS_BETTER = {"rmse", "mae", "log_loss", "mse"}
 ALIASES = {
     "roc_auc": ("roc_auc", "auc", "roc_auc_ovr"),
-    "accuracy": ("accuracy", "acc", "balanced_accuracy"),
+    "accuracy": ("accuracy", "acc"),
     "f1": ("f1", "f1_macro", "f1_weighted", "f1_score"),
     "rmse": ("rmse", "root_mean_squared_error", "neg_root_mean_squared_error"),
     "mae": ("mae", "mean_absolute_error", "neg_mean_absolute_error"),
@@ -162,10 +160,3 @@ def compute_quality(pairs: list[dict], *, task: str, classes: list | None,
         "lower_is_better": metric in LOWER_IS_BETTER, "bucket_s": bucket_s, "series": series,
     }
 
-
-def as_float(value: Any) -> float | None:
-    try:
-        f = float(value)
-    except (TypeError, ValueError):
-        return None
-    return f if math.isfinite(f) else None

@@ -102,3 +102,33 @@ def features_table(snapshot: dict) -> list[dict]:
     return [{"feature": f["feature"], "status": f["status"], "statistic": f["statistic"],
              "score": f["score"], "importance": f["importance"]}
             for f in snapshot.get("features") or []]
+
+
+def features_rows(snapshot: dict) -> list[dict]:
+    """Rows of the drift table, most important feature first, prediction last."""
+    rows = []
+    items = list(snapshot.get("features") or [])
+    if snapshot.get("prediction"):
+        items.append({**snapshot["prediction"], "feature": "(prediction)"})
+    for f in items:
+        th = f.get("thresholds") or {}
+        base_missing, missing = f.get("baseline_missing_rate"), f.get("missing_rate")
+        rows.append({
+            "feature": f["feature"], "status": f["status"],
+            "importance": f.get("importance"), "statistic": f["statistic"],
+            "score": f.get("score"),
+            "thresholds": f"warning ≥ {th.get('warning')}, alert ≥ {th.get('alert')}",
+            "PSI": f.get("psi"), "p-value": f.get("p_value"),
+            "missing": ("-" if missing is None else
+                        f"{(base_missing or 0):.1%} → {missing:.1%}"),
+            "new categories": ", ".join(map(str, (f.get("new_categories") or [])[:5])),
+            "why": "; ".join(f.get("reasons") or []) or f.get("note") or "",
+        })
+    return rows
+
+
+def issues_rows(snapshot: dict) -> list[dict]:
+    return [{"feature": i["feature"], "issue": i["label"], "rows": i["count"],
+             "share": i["rate"], "≈ in window": i["estimated_rows"],
+             "examples": " | ".join(i["examples"])}
+            for i in (snapshot.get("data_quality") or {}).get("issues") or []]
