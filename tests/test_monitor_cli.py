@@ -50,6 +50,7 @@ def test_monitor_user_errors_are_one_line(cli, store):
         (("simulate", "churn", "--rows", "0"), "between 1 and"),
         (("simulate", "churn", "--rows", "5", "--drift", "nope"), "not an input"),
         (("simulate", "churn", "--rows", "5", "--feedback", "2"), "between 0 and 1"),
+        (("simulate", "ghost", "--rows", "5"), "endpoint 'ghost' does not exist"),
     ]:
         result = cli(*args)
         assert result.code == 2, (args, result.out, result.err)
