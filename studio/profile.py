@@ -22,6 +22,7 @@ per-feature model on a sample), ID-like columns.
 """
 from __future__ import annotations
 
+import hashlib
 import math
 import time
 from typing import Any
@@ -240,12 +241,14 @@ def duplicate_columns(frame: pd.DataFrame, schema: list[dict]) -> list[tuple[str
     for names in groups.values():
         if len(names) < 2:
             continue
-        head = {c: pd.util.hash_pandas_object(frame[c].iloc[:1000], index=False).sum()
-                for c in names}
-        for i, a in enumerate(names):
-            for b in names[i + 1:]:
-                if head[a] == head[b] and frame[a].equals(frame[b]):
-                    pairs.append((a, b))
+        by_hash: dict[bytes, list[str]] = {}
+        for c in names:  # a content hash per column: equal content, equal hash
+            hashed = pd.util.hash_pandas_object(frame[c], index=False).to_numpy()
+            by_hash.setdefault(hashlib.blake2b(hashed.tobytes()).digest(), []).append(c)
+        for same in by_hash.values():
+            for b in same[1:]:
+                if frame[same[0]].equals(frame[b]):
+                    pairs.append((same[0], b))
     return pairs
 
 
@@ -258,7 +261,8 @@ def correlation(sample: pd.DataFrame, schema: list[dict]) -> dict | None:
         return None
     if len(cols) > MAX_CORR_COLUMNS:
         variances = sample[cols].astype("float64").std(numeric_only=True).fillna(0)
-        cols = [c for c in cols if c in set(variances.nlargest(MAX_CORR_COLUMNS).index)]
+        keep = set(variances.nlargest(MAX_CORR_COLUMNS).index)
+        cols = [c for c in cols if c in keep]
     data = sample[cols].astype("float64").replace([np.inf, -np.inf], np.nan)
     matrix = data.corr(method="pearson", min_periods=10).to_numpy()
     return {"columns": cols, "method": "pearson",
@@ -310,9 +314,16 @@ def build_profile(frame: pd.DataFrame, schema: list[dict],
     if dupes:
         warnings.append(_warning("duplicate_rows", f"{dupes:,} rows ({dupes / n:.1%}) repeat an "
                                  "earlier row exactly", severity="info"))
+    copies: dict[str, list[str]] = {}
     for kept, dup in duplicate_columns(frame, schema):
-        warnings.append(_warning("duplicate_columns", f"'{dup}' holds exactly the same values as "
-                                 f"'{kept}': drop one of them", columns=[kept, dup]))
+        copies.setdefault(kept, []).append(dup)
+    for kept, dups in copies.items():
+        listed = ", ".join(f"'{d}'" for d in dups[:5]) + (f" and {len(dups) - 5} more"
+                                                         if len(dups) > 5 else "")
+        warnings.append(_warning(
+            "duplicate_columns", f"{listed} hold{'s' if len(dups) == 1 else ''} exactly the "
+            f"same values as '{kept}': drop {'it' if len(dups) == 1 else 'them'} (keep one)",
+            columns=[kept, *dups]))
     if m == 1:
         warnings.append(_warning("single_column", "only one column: there are no features to "
                                  "learn from"))
