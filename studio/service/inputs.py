@@ -216,8 +216,6 @@ def _number(value: Any) -> float:
     elif t is str:
         if _is_marker(value):
             return math.nan
-        if "_" in value:  # float() accepts 1_000; the import does not
-            raise ValueError
         f = float(value)
     elif isinstance(value, (int, float, np.number)):
         f = float(value)

@@ -1,0 +1,152 @@
+"""The compiled fast path answers exactly what the pipeline answers (property-based), and
+explanations add up; pipelines it cannot reproduce fall back to the pipeline."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from studio.service.explain import explain
+from studio.service.inputs import Converter, InputProblem, records_from_csv, records_from_json
+from studio.service.model import LoadedModel
+from tests.model_factory import build_pipeline, make_card, make_frame
+
+
+class _Version:
+    """Just what LoadedModel reads from a registry row."""
+
+    def __init__(self, card, task):
+        self.id, self.ref, self.card, self.task = 1, "m:1", card, task
+
+
+def _loaded(task="binary", algorithm="xgboost", string_classes=False, **kwargs):
+    frame = make_frame(150, task=task, seed=1, string_classes=string_classes)
+    pipeline = build_pipeline(frame, task=task, algorithm=algorithm, **kwargs)
+    card = make_card(frame, pipeline, task=task, algorithm=algorithm)
+    return LoadedModel(_Version(card, task), pipeline)
+
+
+MODELS = {
+    "xgb-binary": dict(task="binary", algorithm="xgboost"),
+    "xgb-binary-sparse": dict(task="binary", algorithm="xgboost", sparse_threshold=1.0),
+    "lr-multiclass": dict(task="multiclass", algorithm="logistic", string_classes=True),
+    "xgb-multiclass": dict(task="multiclass", algorithm="xgboost"),
+    "ridge": dict(task="regression", algorithm="ridge"),
+    "forest": dict(task="binary", algorithm="forest", string_classes=True),
+}
+_cache: dict = {}
+
+
+def model(name):
+    if name not in _cache:
+        _cache[name] = _loaded(**MODELS[name])
+    return _cache[name]
+
+
+numbers = st.one_of(st.none(), st.floats(allow_nan=True, allow_infinity=True, width=32),
+                    st.integers(-1000, 1000), st.sampled_from(["", "NA", "3.5", " 7 ", "-1e3", "inf"]))
+categories = st.one_of(st.none(), st.sampled_from(["red", "green", "blue", "a", "b", "zzz", "", "NA"]),
+                       st.integers(0, 3))
+booleans = st.one_of(st.none(), st.booleans(), st.sampled_from(["yes", "no", "true", 0, 1]))
+record = st.fixed_dictionaries({
+    "num_0": numbers, "num_1": numbers, "num_2": numbers, "num_3": numbers,
+    "cat_0": categories, "cat_1": categories, "member": booleans,
+})
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_fast_path_is_used_and_equals_the_pipeline(name):
+    m = model(name)
+    assert m.fast, m.fast_reason
+
+    @given(rows=st.lists(record, min_size=1, max_size=6))
+    @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck),
+              database=None)
+    def check(rows):
+        batch = m.converter.convert(rows)
+        fast, slow = m.predict(batch), m.predict_frame(batch)
+        assert fast.path == "fast"
+        assert fast.predictions == slow.predictions
+        if slow.probabilities is not None:
+            assert np.array_equal(fast.probabilities, slow.probabilities)
+
+    check()
+
+
+def test_explanations_add_up_to_the_models_output():
+    m = model("xgb-multiclass")
+    rows = [{"num_0": 1, "num_1": None, "num_2": 2.5, "num_3": 0, "cat_0": "red", "cat_1": "q",
+             "member": True}, {"num_0": -3, "num_1": 2, "num_2": -1, "num_3": 4, "cat_0": None,
+                              "cat_1": "a", "member": False}]
+    batch = m.converter.convert(rows)
+    pred = m.predict(batch)
+    method, explanations = explain(m, batch, pred)
+    assert method == "xgboost_shap"
+    margins = m.tail.get_booster().predict(
+        __import__("xgboost").DMatrix(m.matrix(batch)), output_margin=True)
+    for i, row in enumerate(explanations):
+        k = m.classes.index(row["class"])
+        assert row["class"] == pred.predictions[i]  # multiclass: toward the predicted class
+        assert abs(row["base"] + sum(row["contributions"].values()) - margins[i][k]) < 1e-4
+    forest = model("forest")
+    batch = forest.converter.convert(rows)
+    method, explanations = explain(forest, batch, forest.predict(batch))
+    assert method == "occlusion" and set(explanations[0]["contributions"]) == set(rows[0])
+
+
+def test_pipelines_the_fast_path_cannot_reproduce_fall_back():
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import KBinsDiscretizer, OneHotEncoder
+
+    frame = make_frame(120, seed=2, missing=0)
+    X, y = frame.drop(columns=["target"]), frame["target"]
+    pipeline = Pipeline([
+        ("prep", ColumnTransformer([("bins", KBinsDiscretizer(n_bins=3), ["num_0", "num_2"]),
+                                    ("cat", OneHotEncoder(handle_unknown="error"), ["cat_0"])])),
+        ("model", LogisticRegression())]).fit(X, y)
+    card = make_card(frame, pipeline, algorithm="logistic")
+    m = LoadedModel(_Version(card, "binary"), pipeline)
+    assert not m.fast and "KBinsDiscretizer" in m.fast_reason
+    batch = m.converter.convert([card["example"]])
+    assert m.predict(batch).path == "pipeline"
+
+
+def test_strict_encoder_unknown_category_takes_the_pipeline_and_its_error():
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    frame = make_frame(120, seed=2, missing=0)
+    X, y = frame.drop(columns=["target"]), frame["target"]
+    pipeline = Pipeline([
+        ("prep", ColumnTransformer([("num", StandardScaler(), ["num_0"]),
+                                    ("cat", OneHotEncoder(handle_unknown="error"), ["cat_0"])])),
+        ("model", LogisticRegression())]).fit(X, y)
+    m = LoadedModel(_Version(make_card(frame, pipeline, algorithm="logistic"), "binary"), pipeline)
+    example = dict(make_card(frame, pipeline)["example"])
+    assert m.predict(m.converter.convert([example])).path in ("fast", "pipeline")
+    with pytest.raises(ValueError):
+        m.predict(m.converter.convert([{**example, "cat_0": "purple"}]))
+
+
+def test_converter_rules():
+    conv = Converter([{"name": "n", "dtype": "int64"}, {"name": "c", "dtype": "str"},
+                      {"name": "b", "dtype": "bool"}, {"name": "d", "dtype": "datetime64[ns]",
+                                                       "semantic": "datetime"}])
+    batch = conv.convert([{"n": "12", "c": 1.0, "b": "yes", "d": "2024-01-02"},
+                          {"n": None, "c": "NA", "b": None, "d": None}])
+    assert batch.columns["n"].tolist()[0] == 12.0 and np.isnan(batch.columns["n"][1])
+    assert batch.columns["c"] == ["1", None] and batch.columns["b"] == [True, None]
+    frame = conv.frame(batch)
+    assert str(frame["c"].dtype) == "str" and pd.isna(frame["c"][1])
+    with pytest.raises(InputProblem) as err:
+        conv.convert([{"n": "1,5", "c": [1], "b": "maybe", "d": "not a date"}])
+    assert {d["column"] for d in err.value.details} == {"n", "c", "b", "d"}
+    assert records_from_json({"inputs": {"n": [1, 2], "c": ["a", "b"]}}, conv.names)[1] == \
+        {"n": 2, "c": "b"}
+    assert records_from_csv(b"\xef\xbb\xbfn,c,b,d\r\n1,a,true,2024-01-01\r\n", conv.names) == \
+        [{"n": "1", "c": "a", "b": "true", "d": "2024-01-01"}]
