@@ -76,7 +76,7 @@ def cmd_import(args, settings) -> int:
     report = result.report
     how = report.get("format", "")
     if report.get("delimiter"):
-        how += f", {report.get('delimiter_name')}-separated, {report.get('encoding')}"
+        how += f", delimiter: {report.get('delimiter_name')}, {report.get('encoding')}"
     print(f"imported {v.ref}: {v.rows:,} rows × {v.cols:,} columns ({how})")
     for warning in result.warnings:
         print(f"  ! {warning}")

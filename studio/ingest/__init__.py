@@ -154,7 +154,8 @@ def read_table(path: str | Path, options: Any = None, progress: Progress | None 
             report["decimal_note"] = dialect.note
         if dialect.trailing_delimiter:
             report["trailing_delimiter"] = True
-        _note(progress, 0.3, f"parsing ({delimiter_name(dialect.delimiter)}-separated)")
+        _note(progress, 0.3, "parsing (one column)" if dialect.single_column else
+              f"parsing ({delimiter_name(dialect.delimiter)}-separated)")
         frame, raw_names, text_columns = read_delimited(text, dialect, opts, report, warnings)
         del text
         if dialect.single_column and frame.shape[1] == 1:

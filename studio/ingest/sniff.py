@@ -20,7 +20,9 @@ from studio.errors import InvalidInput
 
 SAMPLE_BYTES = 256 * 1024
 CANDIDATES = (",", ";", "\t", "|")
-DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
+SINGLE_COLUMN = "\x1f"  # the ASCII unit separator: never in a text table, so never splits
+DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe",
+                   SINGLE_COLUMN: "none (one column)"}
 
 # (magic bytes, format, what to tell the user when refused)
 _MAGIC = [
@@ -222,9 +224,11 @@ def sniff_dialect(sample: str, forced_delimiter: str | None = None,
     if trailing and dialect.header and dialect.header[-1] == "":
         dialect.header = dialect.header[:-1]
     if single:
-        dialect.delimiter = forced_delimiter or ","
-        dialect.header = records[0][:1] if len(records[0]) == 1 else [
-            dialect.delimiter.join(records[0])]
+        # One column: split on nothing, so values keep any commas or semicolons they hold.
+        dialect.delimiter = SINGLE_COLUMN
+        dialect.trailing_delimiter = False
+        records = _records(sample, SINGLE_COLUMN)
+        dialect.header = records[0][:1]
     body = records[1:]
     _decimal(dialect, body, forced_decimal)
     width = len(dialect.header)
