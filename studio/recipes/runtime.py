@@ -196,16 +196,17 @@ def sample_rows(df, n, seed=0):
 
 DATE_PARTS = {
     "year": "year", "quarter": "quarter", "month": "month", "day": "day",
-    "weekday": "dayofweek", "dayofyear": "dayofyear", "hour": "hour", "minute": "minute",
+    "weekday": "day_of_week", "dayofyear": "day_of_year", "hour": "hour", "minute": "minute",
 }
 
 
 def date_parts(df, column, parts, names, format=None, dayfirst=False, drop_original=False):
-    """Add one whole-number column per part of the date in ``column``.
+    """Add one number column per part of the date in ``column``.
 
     ``parts`` come from year, quarter, month, day, weekday (Monday = 0),
     dayofyear, week (ISO), hour, minute, is_weekend (1 or 0); ``names`` maps a
-    part to its new column's name.
+    part to its new column's name. Parts are float64 (NaN where the date is
+    missing) so models and numpy take them as they are.
     """
     df = df.copy(deep=False)
     when = to_datetime(df[column], format, dayfirst)
@@ -213,10 +214,10 @@ def date_parts(df, column, parts, names, format=None, dayfirst=False, drop_origi
         if part == "week":
             values = when.dt.isocalendar().week
         elif part == "is_weekend":
-            values = when.dt.dayofweek.astype("Int64") >= 5
+            values = (when.dt.day_of_week >= 5).astype("float64").where(when.notna())
         else:
             values = getattr(when.dt, DATE_PARTS[part])
-        df[names[part]] = values.astype("Int64")
+        df[names[part]] = values.astype("float64")
     if drop_original:
         df = df.drop(columns=[column])
     return df
@@ -262,7 +263,7 @@ def bin_values(df, edges, names, labels=None):
 
     Values below the first edge go to the first bin and above the last edge
     to the last, so new data always lands in a bin. The bin is its number
-    (0, 1, …) or, when ``labels`` has the column, its label.
+    (0.0, 1.0, … as float64) or, when ``labels`` has the column, its label.
     """
     df = df.copy(deep=False)
     for col, col_edges in edges.items():
@@ -275,7 +276,7 @@ def bin_values(df, edges, names, labels=None):
             out = pd.Series(np.asarray(col_labels, dtype=object)[index], index=df.index,
                             dtype="str").mask(missing)
         else:
-            out = pd.Series(index, index=df.index, dtype="Int64").mask(missing)
+            out = pd.Series(index, index=df.index, dtype="float64").mask(missing)
         df[names[col]] = out
     return df
 

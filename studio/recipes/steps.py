@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from typing import Annotated, Any, ClassVar, Literal, Union
 
 import numpy as np
@@ -74,7 +75,9 @@ def _require(frame: pd.DataFrame, columns: list[str]) -> None:
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         have = _names([str(c) for c in frame.columns], 8)
-        raise InvalidInput(f"column(s) {_names(missing)} are not in the data; it has {have}")
+        what = f"column '{missing[0]}' is" if len(missing) == 1 else \
+            f"columns {_names([repr(c) for c in missing])} are"
+        raise InvalidInput(f"{what} not in the data; it has {have}")
 
 
 def _is_number(series: pd.Series) -> bool:
@@ -116,11 +119,13 @@ def guess_date_format(series: pd.Series, dayfirst: bool = False) -> str:
         return "mixed"
     sample = text.iloc[:: max(1, len(text) // 500)][:500]
     candidates = []
-    for value in sample.iloc[:20]:
-        for first in ((dayfirst, not dayfirst)):
-            fmt = guess_datetime_format(value, dayfirst=first)
-            if fmt and fmt not in candidates:
-                candidates.append(fmt)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pandas warns when dayfirst disagrees; both are tried
+        for value in sample.iloc[:20]:
+            for first in (dayfirst, not dayfirst):
+                fmt = guess_datetime_format(value, dayfirst=first)
+                if fmt and fmt not in candidates:
+                    candidates.append(fmt)
     best, best_ok = "mixed", -1
     for fmt in candidates:
         ok = int(pd.to_datetime(sample, format=fmt, errors="coerce", utc=True).notna().sum())
@@ -989,6 +994,15 @@ class Formula(StepBase):
         value = value.strip()
         if not value:
             raise ValueError("the new column needs a name")
+        return value
+
+    @field_validator("expression")
+    @classmethod
+    def _allowed(cls, value: str) -> str:
+        try:
+            runtime.parse_formula(value)
+        except runtime.FormulaError as exc:
+            raise ValueError(str(exc)) from None
         return value
 
     def reads(self):

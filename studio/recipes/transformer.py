@@ -29,16 +29,29 @@ class MissingColumns(InvalidInput, ValueError):
 
 
 def _as_frame(X) -> pd.DataFrame:
+    """``X`` as a DataFrame: tables only (a single row is a one-row table)."""
     if isinstance(X, pd.DataFrame):
-        return X
-    if isinstance(X, pd.Series):
-        return X.to_frame().T
-    array = np.asarray(X)
-    if array.ndim == 1:
-        array = array.reshape(1, -1)
-    if array.ndim != 2:
-        raise ValueError(f"expected a table of rows and columns, got {array.ndim} dimension(s)")
-    return pd.DataFrame(array, columns=[f"x{i}" for i in range(array.shape[1])])
+        frame = X
+    else:
+        from scipy import sparse
+
+        if sparse.issparse(X):
+            raise TypeError("sparse input is not supported: pass a DataFrame of raw columns")
+        if isinstance(X, pd.Series):
+            raise ValueError("expected a table (2D); for one row pass a one-row DataFrame, "
+                             "e.g. df.iloc[[i]]")
+        array = np.asarray(X)
+        if array.ndim != 2:
+            raise ValueError(f"Expected 2D array, got {array.ndim}D array instead. Reshape "
+                             "your data: for one row pass a one-row DataFrame (df.iloc[[i]])")
+        if np.iscomplexobj(array):
+            raise ValueError("Complex data not supported")
+        frame = pd.DataFrame(array, columns=[f"x{i}" for i in range(array.shape[1])]) \
+            .infer_objects()
+    if frame.shape[1] == 0:
+        raise ValueError(f"0 feature(s) (shape=({len(frame)}, 0)) while a minimum of 1 is "
+                         "required.")
+    return frame
 
 
 def _conform(series: pd.Series, dtype) -> pd.Series:
@@ -102,6 +115,8 @@ class RecipeTransformer(TransformerMixin, BaseEstimator):
 
     def fit(self, X, y=None):
         frame = _as_frame(X)
+        if len(frame) == 0:
+            raise ValueError("0 sample(s) (shape=(0, n)) while a minimum of 1 is required.")
         steps = steps_from_json(list(self.steps or []))
         dataset_level = [s.describe() for s in steps if not s.ROWWISE]
         if dataset_level:
@@ -122,7 +137,10 @@ class RecipeTransformer(TransformerMixin, BaseEstimator):
     def transform(self, X):
         check_is_fitted(self, "steps_")
         frame = _as_frame(X)
-        if not isinstance(X, pd.DataFrame) and frame.shape[1] == self.n_features_in_:
+        if not isinstance(X, pd.DataFrame):
+            if frame.shape[1] != self.n_features_in_:
+                raise ValueError(f"X has {frame.shape[1]} features, but RecipeTransformer is "
+                                 f"expecting {self.n_features_in_} features as input.")
             frame.columns = list(self.feature_names_in_)
         missing = [c for c in self.feature_names_in_ if c not in frame.columns]
         if missing:
