@@ -176,10 +176,11 @@ with tabs[3]:
     with st.form(f"notes_{ref}"):
         all_stages = list(stages())
         stage = st.selectbox("Stage", all_stages, index=all_stages.index(version.stage)
-                             if version.stage in all_stages else 0)
+                             if version.stage in all_stages else 0, key=f"stage_{version.id}")
         notes = st.text_area("Intended use and notes", value=version.notes, height=160,
-                             placeholder="What this model is for, who may use it, known limits…")
-        if st.form_submit_button("Save", type="primary"):
+                             placeholder="What this model is for, who may use it, known limits…",
+                             key=f"notes_{version.id}")
+        if st.form_submit_button("Save", type="primary", key=f"save_{version.id}"):
             try:
                 set_stage(store(), version, stage)
                 set_notes(store(), version, notes)
