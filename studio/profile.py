@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import math
 import time
+import warnings as warnings_module
 from typing import Any
 
 import numpy as np
@@ -461,7 +462,9 @@ def find_leaks(frame: pd.DataFrame, schema: list[dict], target: str, task: str
         if categorical and entry["distinct"] > 0.5 * len(frame):
             continue  # every value unseen in other folds: cannot generalise, cannot leak
         try:
-            score = _leak_score(x, categorical, y, task)
+            with warnings_module.catch_warnings():
+                warnings_module.simplefilter("ignore")
+                score = _leak_score(x, categorical, y, task)
         except ValueError:
             continue
         if score >= LEAK_SCORE:
@@ -557,7 +560,8 @@ def target_checks(frame: pd.DataFrame, schema: list[dict], target: str,
                                  + ", ".join(f"'{c}'" for c in out["identifiers"][:10]),
                                  severity="info"))
     if chosen and not blocking:
-        leaks, note = find_leaks(frame, schema, target, chosen)
+        continuous = any(w["kind"] == "continuous_target" for w in warnings)
+        leaks, note = find_leaks(frame, schema, target, "regression" if continuous else chosen)
         out["leaks"] = leaks
         out["leak_note"] = note
         for leak in leaks:
