@@ -18,6 +18,7 @@ from studio.errors import StudioError
 from studio.samples import list_samples, load_sample
 
 PAGE_SIZE = 50
+PREVIEW_COLUMNS = 60
 SEVERITY_ICON = {"error": ":material/error:", "warning": ":material/warning:",
                  "info": ":material/info:"}
 
@@ -98,6 +99,7 @@ def _run_import(upload, name: str, opts: dict) -> None:
     st.session_state[Keys.DATASET] = result.version.ref
     st.session_state["import_warnings"] = result.warnings
     st.session_state["data_pick"] = result.version.dataset
+    st.rerun()  # show the new version (the list above was read before it existed)
 
 
 def render_import(open_: bool) -> None:
@@ -420,7 +422,15 @@ with tabs[1]:
 with tabs[2]:
     try:
         frame = _preview(version.id, version.data_sha, str(settings.home))
-        st.caption(f"The first {len(frame):,} of {version.rows:,} rows.")
+        note = f"The first {len(frame):,} of {version.rows:,} rows"
+        if frame.shape[1] > PREVIEW_COLUMNS:
+            start = st.number_input(
+                f"First column to show ({frame.shape[1]:,} columns, {PREVIEW_COLUMNS} at a "
+                "time)", min_value=1, max_value=frame.shape[1], value=1,
+                step=PREVIEW_COLUMNS, key=f"preview_from_{version.ref}")
+            frame = frame.iloc[:, start - 1:start - 1 + PREVIEW_COLUMNS]
+            note += f", columns {start:,}–{start - 1 + frame.shape[1]:,}"
+        st.caption(note + ".")
         st.dataframe(frame, width="stretch")
     except StudioError as exc:
         show_error(exc)
