@@ -13,7 +13,8 @@ import math
 from datetime import datetime
 from typing import Any, Optional
 
-from sqlalchemy import Integer, and_, case, cast, func, update
+import orjson
+from sqlalchemy import Integer, Text, and_, case, cast, func, type_coerce, update
 from sqlmodel import Session, SQLModel, select
 
 from storage.tables import (Alert, AlertRule, Endpoint, Feedback, MonitorReport, PredictionLog,
@@ -254,6 +255,22 @@ def set_alert_webhook_status(*, session: Session, alert_id: int, status: str) ->
 
 # --- aggregations over the prediction log -----------------------------------------
 
+def _raw(column):
+    """A JSON column read as its text, decoded by :func:`_loads` (orjson: several times
+    faster than the JSON type's json.loads on the tens of thousands of rows a check reads)."""
+    return type_coerce(column, Text)
+
+
+def _loads(text):
+    if text is None:
+        return None
+    if not isinstance(text, (str, bytes)):
+        # already a value: a driver that decodes JSON itself (PostgreSQL), or SQLite's
+        # numeric affinity turning the JSON text '1' into the number 1
+        return text
+    return orjson.loads(text)
+
+
 def _in_window(endpoint: str, start: float, end: float):
     return and_(PredictionLog.endpoint == endpoint, PredictionLog.ts >= start,
                 PredictionLog.ts < end)
@@ -276,14 +293,32 @@ def sample_predictions(*, session: Session, endpoint: str, start: float, end: fl
     if total == 0:
         return []
     stride = max(1, math.ceil(total / max(limit, 1)))
-    query = select(PredictionLog.ts, PredictionLog.status, PredictionLog.model_version_id,
-                   PredictionLog.inputs, PredictionLog.outputs).where(
-        _in_window(endpoint, start, end))
+    query = select(PredictionLog.request_id, PredictionLog.ts, PredictionLog.status,
+                   PredictionLog.model_version_id, _raw(PredictionLog.inputs),
+                   _raw(PredictionLog.outputs)).where(_in_window(endpoint, start, end))
     if stride > 1:
         query = query.where(PredictionLog.id % stride == 0)
     rows = session.exec(query.limit(limit + stride)).all()
-    return [{"ts": ts, "status": status, "model_version_id": mv, "inputs": inputs,
-             "outputs": outputs} for ts, status, mv, inputs, outputs in rows]
+    return [{"request_id": rid, "ts": ts, "status": status, "model_version_id": mv,
+             "inputs": _loads(inputs), "outputs": _loads(outputs)}
+            for rid, ts, status, mv, inputs, outputs in rows]
+
+
+def feedback_for_requests(*, session: Session, endpoint: str,
+                          request_ids: list[str]) -> dict[str, object]:
+    """{request id: actual} for those of ``request_ids`` with feedback (the newest wins)."""
+    found: dict[str, object] = {}
+    for i in range(0, len(request_ids), 500):
+        chunk = request_ids[i:i + 500]
+        # Only the request-id index is usable here (an endpoint filter in SQL can lead
+        # SQLite's planner to scan the endpoint's whole feedback once per chunk).
+        rows = session.exec(select(Feedback.request_id, Feedback.endpoint, Feedback.id,
+                                   _raw(Feedback.actual))
+                            .where(Feedback.request_id.in_(chunk))).all()
+        for rid, ep, _id, actual in sorted(rows, key=lambda r: r[2]):
+            if ep == endpoint:
+                found[rid] = _loads(actual)
+    return found
 
 
 def traffic_histogram(*, session: Session, endpoint: str, start: float, end: float,
@@ -309,24 +344,46 @@ def traffic_histogram(*, session: Session, endpoint: str, start: float, end: flo
             for b, lb, n, e4, e5 in session.exec(query).all()]
 
 
-def feedback_pairs(*, session: Session, endpoint: str, start: float, end: float,
-                   limit: int = 50_000) -> list[dict]:
-    """The newest ``limit`` (prediction, actual) pairs whose prediction is in the window."""
-    query = (select(PredictionLog.ts, PredictionLog.outputs, Feedback.actual, Feedback.request_id)
-             .join(PredictionLog, PredictionLog.request_id == Feedback.request_id)
-             .where(Feedback.endpoint == endpoint, _in_window(endpoint, start, end),
-                    PredictionLog.status < 400)
-             .order_by(Feedback.id.desc()).limit(limit))
-    return [{"ts": ts, "outputs": outputs, "actual": actual, "request_id": rid}
-            for ts, outputs, actual, rid in session.exec(query).all()]
+def _labelled_in_window(endpoint: str, start: float, end: float):
+    """Feedback rows of ``endpoint`` whose prediction falls in the window.
+
+    Driven from the feedback side (a label arrives after its prediction, so
+    ``Feedback.ts >= start``), each row checking its prediction by the unique
+    request-id index: cost grows with the labels, not with the whole log.
+    """
+    prediction = (select(PredictionLog.id)
+                  .where(PredictionLog.request_id == Feedback.request_id,
+                         _in_window(endpoint, start, end), PredictionLog.status < 400)
+                  .exists())
+    return and_(Feedback.endpoint == endpoint, Feedback.ts >= start, prediction)
 
 
 def count_feedback(*, session: Session, endpoint: str, start: float, end: float) -> int:
     """Predictions in the window that have at least one feedback row."""
     query = (select(func.count(func.distinct(Feedback.request_id)))
-             .join(PredictionLog, PredictionLog.request_id == Feedback.request_id)
-             .where(Feedback.endpoint == endpoint, _in_window(endpoint, start, end)))
+             .where(_labelled_in_window(endpoint, start, end)))
     return int(session.exec(query).one())
+
+
+def feedback_pairs(*, session: Session, endpoint: str, start: float, end: float,
+                   limit: int = 50_000, total: int | None = None) -> list[dict]:
+    """At most about ``limit`` (prediction, actual) pairs of the window, evenly spread
+    (feedback id stride), each with its request id so repeats can be dropped."""
+    if total is None:
+        total = count_feedback(session=session, endpoint=endpoint, start=start, end=end)
+    if total == 0:
+        return []
+    stride = max(1, math.ceil(total / max(limit, 1)))
+    query = (select(PredictionLog.ts, _raw(PredictionLog.outputs), _raw(Feedback.actual),
+                    Feedback.request_id)
+             .join(PredictionLog, PredictionLog.request_id == Feedback.request_id)
+             .where(Feedback.endpoint == endpoint, Feedback.ts >= start,
+                    _in_window(endpoint, start, end), PredictionLog.status < 400))
+    if stride > 1:
+        query = query.where(Feedback.id % stride == 0)
+    query = query.order_by(Feedback.id.desc()).limit(limit + stride)
+    return [{"ts": ts, "outputs": _loads(outputs), "actual": _loads(actual), "request_id": rid}
+            for ts, outputs, actual, rid in session.exec(query).all()]
 
 
 def last_prediction_ts(*, session: Session, endpoint: str) -> Optional[float]:

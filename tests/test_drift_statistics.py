@@ -113,3 +113,26 @@ def test_prediction_drift_for_regression_and_labels():
     flipped = prediction_drift(labels["prediction"], ["a"] * 100 + ["b"] * 300)
     assert flipped["status"] == "alert" and flipped["statistic"] == "jensen_shannon"
     assert prediction_drift(None, ["a"]) is None
+
+
+def test_quality_metrics_match_scikit_learn():
+    from sklearn import metrics as skm
+
+    from studio.monitor.performance import score
+
+    rng = np.random.default_rng(7)
+    actual = rng.choice(["0", "1"], 400)
+    predicted = np.where(rng.random(400) < 0.8, actual, rng.choice(["0", "1"], 400))
+    proba = rng.random(400) * 0.5 + (actual == "1") * 0.3
+    got = score("binary", list(actual), list(predicted), list(proba), [0, 1])
+    assert got["accuracy"] == pytest.approx(skm.accuracy_score(actual, predicted))
+    assert got["f1"] == pytest.approx(skm.f1_score(actual, predicted, pos_label="1"))
+    assert got["roc_auc"] == pytest.approx(skm.roc_auc_score(actual == "1", proba))
+    multi_a = rng.choice(["x", "y", "z"], 300)
+    multi_p = np.where(rng.random(300) < 0.7, multi_a, rng.choice(["x", "y", "z", "w"], 300))
+    got = score("multiclass", list(multi_a), list(multi_p), None, ["x", "y", "z"])
+    assert got["f1"] == pytest.approx(skm.f1_score(multi_a, multi_p, average="macro"))
+    a, p = rng.normal(size=200), rng.normal(size=200)
+    got = score("regression", list(a), list(p), None, None)
+    assert got["rmse"] == pytest.approx(np.sqrt(skm.mean_squared_error(a, p)))
+    assert got["mae"] == pytest.approx(skm.mean_absolute_error(a, p))

@@ -124,14 +124,23 @@ def categorical_summary(values: Iterable | pd.Series, n_total: int | None = None
     """Counts of the ``top_k`` most frequent categories, the rest as ``other``."""
     series = values if isinstance(values, pd.Series) else pd.Series(list(values), dtype="object")
     total = len(series) if n_total is None else n_total
-    keys = series.astype("object").map(category_key)
-    keys = keys[keys.notna()]
-    counts = keys.value_counts()
+    # Count raw values first, then key the (few) distinct ones: fast on 100k+ rows.
+    try:
+        raw = series.value_counts(dropna=True)
+    except TypeError:  # unhashable values (lists, dicts)
+        raw = series.dropna().astype(str).value_counts()
+    keyed: dict[str, int] = {}
+    for value, n in zip(raw.index.tolist(), raw.to_numpy().tolist()):
+        key = category_key(value)
+        if key is not None:
+            keyed[key] = keyed.get(key, 0) + int(n)
+    counts = pd.Series(keyed, dtype="int64").sort_values(ascending=False, kind="stable")
     top = counts.iloc[:top_k]
     other = int(counts.iloc[top_k:].sum())
+    present = int(counts.sum())
     return {
-        "kind": "categorical", "count": int(len(keys)),
-        "missing_rate": _num(1 - len(keys) / total) if total else None,
+        "kind": "categorical", "count": present,
+        "missing_rate": _num(1 - present / total) if total else None,
         "top": {str(k): int(v) for k, v in top.items()},
         "other": other, "distinct": int(len(counts)), "complete": other == 0,
     }

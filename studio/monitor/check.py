@@ -31,7 +31,9 @@ from studio.monitor.traffic import compute_traffic
 from studio.monitor.windows import DEFAULT_WINDOW, bucket_seconds, resolve_window
 
 SAMPLE_ROWS = 20_000
-FEEDBACK_ROWS = 50_000
+FEEDBACK_ROWS = 20_000
+MIN_SAMPLE_PAIRS = 1_000           # fewer labelled rows in the sample: read feedback directly
+QUALITY_BUCKETS = 48               # points on the quality-over-time chart at most
 QUALITY_THRESHOLDS = (0.05, 0.1)   # relative drop from validation: warning, alert
 QUALITY_MIN_LABELS = 30
 
@@ -79,30 +81,49 @@ def _quality_status(quality: dict) -> str:
         "warning" if drop > QUALITY_THRESHOLDS[0] else "ok"
 
 
-def compute_report(store: Store, endpoint: str, *, window: str = DEFAULT_WINDOW,
-                   start: float | None = None, end: float | None = None,
-                   now: float | None = None) -> dict:
-    """The full report for ``endpoint`` over the window (nothing is written)."""
+def _timed(fn, *args):
     started = time.perf_counter()
-    version, baseline, note = _model_and_baseline(store, endpoint)
-    window, start, end = resolve_window(window, now=now, start=start, end=end)
-    bucket_s = bucket_seconds(end - start)
+    result = fn(*args)
+    return result, round(time.perf_counter() - started, 4)
+
+
+def _read_sample(store: Store, endpoint: str, start: float, end: float) -> tuple[int, list]:
     with store.session() as session:
         total = repo.count_predictions(session=session, endpoint=endpoint, start=start, end=end)
         rows = repo.sample_predictions(session=session, endpoint=endpoint, start=start, end=end,
                                        limit=SAMPLE_ROWS, total=total)
-    answered = [r for r in rows if (r["status"] or 200) < 400 and isinstance(r["inputs"], dict)]
+    return total, rows
 
+
+def _count_feedback(store: Store, endpoint: str, start: float, end: float) -> int:
+    with store.session() as session:
+        return repo.count_feedback(session=session, endpoint=endpoint, start=start, end=end)
+
+
+def _feedback_pairs(store: Store, endpoint: str, start: float, end: float, answered: list[dict],
+                    labelled: int) -> list[dict]:
+    """Labelled predictions: those of the sample first (cheap index lookups); when the
+    sample holds too few, an evenly spread read of the window's feedback instead."""
+    with store.session() as session:
+        actuals = repo.feedback_for_requests(session=session, endpoint=endpoint,
+                                             request_ids=[r["request_id"] for r in answered])
+        pairs = [{"ts": r["ts"], "outputs": r["outputs"], "actual": actuals[r["request_id"]],
+                  "request_id": r["request_id"]} for r in answered if r["request_id"] in actuals]
+        if len(pairs) < min(labelled, MIN_SAMPLE_PAIRS):
+            pairs = repo.feedback_pairs(session=session, endpoint=endpoint, start=start, end=end,
+                                        limit=FEEDBACK_ROWS, total=labelled)
+    return pairs
+
+
+def _drift(version, baseline: dict | None, answered: list[dict]) -> tuple[list, dict | None]:
     card = version.card if version else {}
     columns = [c["name"] for c in (baseline or {}).get("columns") or []]
     importance = feature_importance(card, columns)
     features = []
     for name in columns:
-        base = baseline["features"][name]
         raw = [r["inputs"].get(name) for r in answered]
-        features.append(feature_drift(name, base, raw, importance.get(name)))
+        features.append(feature_drift(name, baseline["features"][name], raw, importance.get(name)))
     features.sort(key=lambda f: (-(f["importance"] or 0), f["feature"]))
-
     prediction = None
     if baseline and version:
         own = [r for r in answered if r["model_version_id"] in (version.id, None)]
@@ -110,20 +131,47 @@ def compute_report(store: Store, endpoint: str, *, window: str = DEFAULT_WINDOW,
             baseline.get("prediction"),
             [(r["outputs"] or {}).get("prediction") if isinstance(r["outputs"], dict) else None
              for r in own])
+    return features, prediction
 
-    traffic = compute_traffic(store, endpoint, start, end, bucket_s)
-    with store.session() as session:
-        pairs = repo.feedback_pairs(session=session, endpoint=endpoint, start=start, end=end,
-                                    limit=FEEDBACK_ROWS)
-        labelled = repo.count_feedback(session=session, endpoint=endpoint, start=start, end=end)
+
+def compute_report(store: Store, endpoint: str, *, window: str = DEFAULT_WINDOW,
+                   start: float | None = None, end: float | None = None,
+                   now: float | None = None) -> dict:
+    """The full report for ``endpoint`` over the window (nothing is written).
+
+    The two pure-SQL aggregations (traffic, feedback) run in threads beside the
+    sample read and the drift computation: SQLite and PostgreSQL drivers release
+    the GIL while a query runs, so on two cores they overlap.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    started = time.perf_counter()
+    version, baseline, note = _model_and_baseline(store, endpoint)
+    window, start, end = resolve_window(window, now=now, start=start, end=end)
+    bucket_s = bucket_seconds(end - start)
+    timings: dict[str, float] = {}
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="monitor-check") as pool:
+        traffic_job = pool.submit(_timed, compute_traffic, store, endpoint, start, end, bucket_s)
+        feedback_job = pool.submit(_timed, _count_feedback, store, endpoint, start, end)
+        (total, rows), timings["read_sample"] = _timed(_read_sample, store, endpoint, start, end)
+        answered = [r for r in rows
+                    if (r["status"] or 200) < 400 and isinstance(r["inputs"], dict)]
+        (features, prediction), timings["drift"] = _timed(_drift, version, baseline, answered)
+        data_quality, timings["data_quality"] = _timed(check_data_quality, rows, baseline, total)
+        traffic, timings["traffic_sql"] = traffic_job.result()
+        labelled, timings["feedback_count_sql"] = feedback_job.result()
+    pairs, timings["feedback_pairs"] = _timed(_feedback_pairs, store, endpoint, start, end,
+                                              answered, labelled)
+
+    card = version.card if version else {}
     task = (version.task if version else None) or (baseline or {}).get("task") or "binary"
     answered_total = traffic["totals"]["requests"] - traffic["totals"]["errors_4xx"] \
         - traffic["totals"]["errors_5xx"]
-    quality = compute_quality(
+    quality, timings["quality"] = _timed(lambda: compute_quality(
         pairs, task=task, classes=(card.get("classes") or (baseline or {}).get("classes")),
         baseline_metrics=(baseline or {}).get("metrics") or card.get("metrics"),
         card_metric=card.get("metric"), predictions=answered_total, labelled=labelled,
-        start=start, end=end, bucket_s=max(bucket_s, bucket_seconds((end - start) / 2.5)))
+        start=start, end=end, bucket_s=bucket_seconds(end - start, QUALITY_BUCKETS)))
     quality["status"] = _quality_status(quality)
 
     statuses = [f["status"] for f in features] + ([prediction["status"]] if prediction else [])
@@ -137,9 +185,8 @@ def compute_report(store: Store, endpoint: str, *, window: str = DEFAULT_WINDOW,
         "rows": {"in_window": total, "sampled": len(rows), "answered_in_sample": len(answered),
                  "sample_limit": SAMPLE_ROWS},
         "features": features, "prediction": prediction,
-        "data_quality": check_data_quality(rows, baseline, total),
-        "traffic": traffic, "quality": quality,
-        "seconds": round(time.perf_counter() - started, 3),
+        "data_quality": data_quality, "traffic": traffic, "quality": quality,
+        "seconds": round(time.perf_counter() - started, 3), "timings": timings,
     }
 
 

@@ -150,7 +150,23 @@ def _fmt(value: float | None) -> str:
 NEW, OTHER = "(new)", "(other)"
 
 
-def _categorical_part(base: dict, keys: list[str]) -> dict:
+def category_counts(values: list) -> dict[str, int]:
+    """{category key: count} of present values (counted raw first, keyed once each)."""
+    from collections import Counter
+
+    try:
+        raw = Counter(values)
+    except TypeError:  # unhashable values (lists, dicts) are counted by their text
+        raw = Counter(v if isinstance(v, (str, int, float, bool)) else repr(v) for v in values)
+    out: dict[str, int] = {}
+    for value, n in raw.items():
+        key = category_key(value)
+        if key is not None:
+            out[key] = out.get(key, 0) + n
+    return out
+
+
+def _categorical_part(base: dict, counts: dict[str, int]) -> dict:
     from scipy.spatial.distance import jensenshannon
 
     top: dict = base.get("top") or {}
@@ -158,21 +174,22 @@ def _categorical_part(base: dict, keys: list[str]) -> dict:
     out: dict[str, Any] = {"statistic": "jensen_shannon", "score": None, "psi": None,
                            "p_value": None, "distribution_status": "ok",
                            "new_categories": [], "new_share": None, "new_status": "ok"}
-    if not keys:
+    if not counts:
         return out
     labels = list(top) + [OTHER, NEW]
     position = {k: i for i, k in enumerate(top)}
     current = np.zeros(len(labels))
     new_counts: dict[str, int] = {}
-    for key in keys:
+    for key, n in counts.items():
         i = position.get(key)
         if i is not None:
-            current[i] += 1
+            current[i] += n
         elif complete:
-            current[-1] += 1
-            new_counts[key] = new_counts.get(key, 0) + 1
+            current[-1] += n
+            new_counts[key] = n
         else:
-            current[-2] += 1
+            current[-2] += n
+    present = int(current.sum())
     expected = np.asarray(list(top.values()) + [base.get("other", 0), 0], dtype="float64")
     if expected.sum() == 0:  # every training value was missing: nothing to compare with
         out["new_categories"] = sorted(new_counts, key=new_counts.get, reverse=True)[:20]
@@ -189,7 +206,7 @@ def _categorical_part(base: dict, keys: list[str]) -> dict:
     out["histogram"] = {"labels": [labels[i] for i in shown],
                         "baseline": [int(expected[i]) for i in shown],
                         "current": [int(current[i]) for i in shown]}
-    enough = len(keys) >= MIN_ROWS
+    enough = present >= MIN_ROWS
     if enough and out["p_value"] < ALPHA:
         out["distribution_status"] = worst(level(out["score"], "jensen_shannon"),
                                            level(out["psi"], "psi"))
@@ -243,7 +260,7 @@ def feature_drift(name: str, base: dict, raw: list, importance: float | None = N
         values = np.asarray([len(str(v)) for v in present], dtype="float64")
         result.update(_numeric_part(base, values))
     elif kind == "categorical":
-        result.update(_categorical_part(base, [k for k in map(category_key, present) if k is not None]))
+        result.update(_categorical_part(base, category_counts(present)))
     else:  # identifiers and dates are watched through their missing rate only
         result.update(statistic="missing_rate", score=None, psi=None, p_value=None,
                       distribution_status="ok")

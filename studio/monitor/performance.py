@@ -56,25 +56,48 @@ def _positive_proba(outputs: dict, classes: list | None) -> float | None:
     return None
 
 
+def _auc(positive: np.ndarray, proba: np.ndarray) -> float | None:
+    """ROC AUC by the rank (Mann–Whitney) formula; None with one class only."""
+    from scipy.stats import rankdata
+
+    n_pos = int(positive.sum())
+    n_neg = len(positive) - n_pos
+    if n_pos == 0 or n_neg == 0:
+        return None
+    ranks = rankdata(proba)
+    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def _f1(actual: np.ndarray, predicted: np.ndarray, label: str) -> float:
+    tp = float(np.sum((predicted == label) & (actual == label)))
+    fp = float(np.sum((predicted == label) & (actual != label)))
+    fn = float(np.sum((predicted != label) & (actual == label)))
+    return 0.0 if tp == 0 else tp / (tp + 0.5 * (fp + fn))
+
+
 def score(task: str, actual: list, predicted: list, proba: list | None,
           classes: list | None) -> dict[str, float]:
-    """Metrics of one set of labelled predictions."""
-    from sklearn import metrics as skm
-
+    """Metrics of one set of labelled predictions (numpy; sklearn's definitions)."""
     if not actual:
         return {}
     if task == "regression":
         a = np.asarray(actual, dtype="float64")
         p = np.asarray(predicted, dtype="float64")
         return {"rmse": float(np.sqrt(np.mean((a - p) ** 2))), "mae": float(np.mean(np.abs(a - p)))}
-    out = {"accuracy": float(skm.accuracy_score(actual, predicted))}
+    a = np.asarray(actual, dtype=object)
+    p = np.asarray(predicted, dtype=object)
+    out = {"accuracy": float(np.mean(a == p))}
     if task == "binary" and classes and len(classes) == 2:
         positive = category_key(classes[-1])
-        out["f1"] = float(skm.f1_score(actual, predicted, pos_label=positive, zero_division=0))
-        if proba is not None and len(set(actual)) == 2 and all(v is not None for v in proba):
-            out["roc_auc"] = float(skm.roc_auc_score([a == positive for a in actual], proba))
+        out["f1"] = _f1(a, p, positive)
+        if proba is not None and all(v is not None for v in proba):
+            auc = _auc(a == positive, np.asarray(proba, dtype="float64"))
+            if auc is not None:
+                out["roc_auc"] = auc
     else:
-        out["f1"] = float(skm.f1_score(actual, predicted, average="macro", zero_division=0))
+        # macro F1 over the labels seen in either column, as sklearn's average="macro"
+        labels = sorted(set(a.tolist()) | set(p.tolist()))
+        out["f1"] = float(np.mean([_f1(a, p, label) for label in labels]))
     return out
 
 

@@ -29,8 +29,8 @@ def resolve_window(window: str = DEFAULT_WINDOW, *, now: float | None = None,
     return window, now - WINDOWS[window], now
 
 
-def bucket_seconds(span: float) -> int:
+def bucket_seconds(span: float, max_buckets: int = MAX_BUCKETS) -> int:
     for size in BUCKETS:
-        if span / size <= MAX_BUCKETS:
+        if span / size <= max_buckets:
             return size
     return BUCKETS[-1]
