@@ -235,8 +235,9 @@ ERRORS = {code: {"description": text, "content": {"application/json": {"schema":
                        (503, "the endpoint's model cannot be loaded"))}
 
 
-def create_app(settings: Settings, poll_s: float = POLL_S) -> FastAPI:
-    """The service for the store ``settings`` points at."""
+def create_app(settings: Settings, poll_s: float = POLL_S, log_predictions: bool = True) -> FastAPI:
+    """The service for the store ``settings`` points at (``log_predictions=False`` only for
+    measuring what the prediction log costs)."""
     replica = f"{socket.gethostname()}:{os.getpid()}"[:64]
     max_bytes = int(settings.max_request_mb * 1024 * 1024)
     metrics = Metrics()
@@ -248,7 +249,10 @@ def create_app(settings: Settings, poll_s: float = POLL_S) -> FastAPI:
         table = EndpointTable(store, poll_s=poll_s)
         await asyncio.to_thread(table.refresh)
         writer = LogWriter(store, settings.log_flush_s, replica)
-        writer.start()
+        if log_predictions:
+            writer.start()
+        else:
+            writer.add = lambda rows: None
         table.start()
         batcher = Batcher()
         batcher.start()

@@ -22,11 +22,16 @@ log = logging.getLogger("studio.service")
 MAX_PENDING = 1_000_000
 
 
+_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
+
+
 def _dumps(value):
     if value is None:
         return None
-    return orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS,
-                        default=str).decode()
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:  # numpy values, odd keys: the slower, more tolerant options
+        return orjson.dumps(value, option=_OPTIONS, default=str).decode()
 
 
 class LogWriter:
@@ -62,12 +67,9 @@ class LogWriter:
                 rows, self._pending = self._pending, []
             if not rows:
                 return 0
-            records = [
-                {"request_id": r[0], "endpoint": r[1], "model_version_id": r[2], "ts": r[3],
-                 "status": r[4], "latency_ms": r[5], "inputs": _dumps(r[6]),
-                 "outputs": _dumps(r[7]), "replica": self.replica}
-                for r in rows
-            ]
+            replica = self.replica
+            records = [(r[0], r[1], r[2], r[3], r[4], r[5], _dumps(r[6]), _dumps(r[7]), replica)
+                       for r in rows]
             try:
                 with self.store.session() as session:
                     repo.insert_prediction_logs(session=session, rows=records)

@@ -3,6 +3,10 @@
 Workers are separate processes that rebuild their settings from the environment
 (``app_from_env``), so the bind address is exported for them: off loopback API
 keys are required unless STUDIO_REQUIRE_API_KEY says otherwise.
+
+Two variables for tests and benchmarks only (not user settings):
+``STUDIO_SERVICE_POLL_S`` (seconds between endpoint polls, default 1) and
+``STUDIO_SERVICE_NO_LOG=1`` (skip the prediction log, to measure what it costs).
 """
 from __future__ import annotations
 
@@ -18,7 +22,8 @@ def app_from_env():
     from studio.service.app import create_app
 
     poll = float(os.environ.get("STUDIO_SERVICE_POLL_S", "1.0"))
-    return create_app(get_settings(), poll_s=poll)
+    log_predictions = os.environ.get("STUDIO_SERVICE_NO_LOG", "") not in ("1", "true")
+    return create_app(get_settings(), poll_s=poll, log_predictions=log_predictions)
 
 
 def serve(settings: Settings, host: str | None = None, port: int | None = None,

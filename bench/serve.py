@@ -1,0 +1,325 @@
+"""Prediction service benchmark: Studio's service and `mlflow models serve`, same model, same
+requests, same machine, one run.
+
+    .venv/bin/python bench/serve.py [DATA_FOLDER] [--seconds 5] [--mlflow-python PATH]
+
+The model is the reference from the issue: an XGBoost pipeline with 300 trees on 20 numeric
+and 2 categorical columns (imputation, scaling, one-hot), fitted on generated data (no data
+folder is needed; the argument is accepted for symmetry with the other benchmarks).
+MLflow runs from its own virtualenv (``bench/.mlflow-venv``, built on first use from
+``bench/requirements-mlflow.txt``: mlflow pins a pyarrow older than the studio's, so it cannot
+share the studio's venv). Without it (``--no-mlflow``) the in-process pipeline is the only
+reference.
+
+Load comes from a small asyncio HTTP/1.1 keep-alive client in this process (the same client
+for both servers), so client and server share the machine's 2 cores, as a real co-located
+client would. Reported: requests/s and median/p99 latency for 1 and 8 concurrent single-row
+clients, rows/s for 1,000-row requests, the cost of the prediction log (Studio with and
+without it), Studio with 2 workers, and a check that both servers answer exactly what the
+pipeline answers.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+MLFLOW_VENV = ROOT / "bench" / ".mlflow-venv"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+# --- the model ----------------------------------------------------------------------
+
+def build_reference(home: Path):
+    from studio import open_store
+    from studio.endpoints import publish
+    from studio.registry import register_model
+    from studio.settings import get_settings
+    from tests.model_factory import build_pipeline, make_card, make_frame
+
+    frame = make_frame(5000, task="binary", seed=0, n_numeric=20, n_categorical=2, with_bool=False)
+    pipeline = build_pipeline(frame, task="binary", algorithm="xgboost", n_estimators=300)
+    settings = get_settings(home=home)
+    store = open_store(settings)
+    version = register_model(store, name="bench", pipeline=pipeline,
+                             card=make_card(frame, pipeline, task="binary", algorithm="xgboost"))
+    publish(store, version, "bench", actor="bench")
+    return frame.drop(columns=["target"]), pipeline, store.artifacts.path(version.artifact_sha)
+
+
+def in_process_reference(X, pipeline) -> dict:
+    import numpy as np
+
+    one = X.iloc[[0]]
+    times = []
+    for _ in range(300):
+        t = time.perf_counter()
+        pipeline.predict_proba(one)
+        times.append(time.perf_counter() - t)
+    Xt = pipeline[0].transform(one)
+    booster = pipeline[-1].get_booster()
+    xgb_times = []
+    for _ in range(300):
+        t = time.perf_counter()
+        booster.inplace_predict(np.asarray(Xt))
+        xgb_times.append(time.perf_counter() - t)
+    return {"pipeline_predict_proba_1row_ms": statistics.median(times[50:]) * 1000,
+            "xgboost_inplace_predict_1row_ms": statistics.median(xgb_times[50:]) * 1000}
+
+
+# --- servers ------------------------------------------------------------------------
+
+def wait_http(url: str, proc: subprocess.Popen, log: Path, timeout: float = 120) -> None:
+    import httpx
+
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited:\n{log.read_text()[-3000:]}")
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"server did not answer {url}:\n{log.read_text()[-3000:]}")
+
+
+def start_studio(home: Path, workers: int = 1, log_predictions: bool = True):
+    port = free_port()
+    env = {**os.environ, "STUDIO_HOME": str(home), "PYTHONPATH": str(ROOT)}
+    if not log_predictions:
+        env["STUDIO_SERVICE_NO_LOG"] = "1"
+    log = home / f"studio-{port}.log"
+    proc = subprocess.Popen([sys.executable, "-m", "studio", "serve", "--port", str(port),
+                             "--workers", str(workers)], cwd=ROOT, env=env,
+                            stdout=open(log, "wb"), stderr=subprocess.STDOUT)
+    wait_http(f"http://127.0.0.1:{port}/ping", proc, log)
+    return proc, port, "/endpoints/bench/invocations"
+
+
+def ensure_mlflow_python(given: str | None) -> str:
+    if given:
+        return given
+    python = MLFLOW_VENV / "bin" / "python"
+    if not python.exists():
+        print("building bench/.mlflow-venv (first run only)…", flush=True)
+        subprocess.run([sys.executable, "-m", "venv", str(MLFLOW_VENV)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "--quiet", "-r",
+                        str(ROOT / "bench" / "requirements-mlflow.txt")], check=True)
+    return str(python)
+
+
+def start_mlflow(python: str, model_file: Path, X, workdir: Path):
+    model_dir = workdir / "mlflow-model"
+    script = (
+        "import sys, joblib, pandas as pd, mlflow.sklearn\n"
+        "from mlflow.models import infer_signature\n"
+        "pipe = joblib.load(sys.argv[1]); X = pd.read_parquet(sys.argv[3])\n"
+        "sig = infer_signature(X, pipe.predict_proba(X))\n"
+        "mlflow.sklearn.save_model(pipe, sys.argv[2], signature=sig,"
+        " pyfunc_predict_fn='predict_proba', serialization_format='cloudpickle')\n"
+    )
+    sample = workdir / "sample.parquet"
+    X.head(200).to_parquet(sample)
+    subprocess.run([python, "-c", script, str(model_file), str(model_dir), str(sample)],
+                   check=True, capture_output=True)
+    port = free_port()
+    log = workdir / "mlflow.log"
+    env = {**os.environ, "MLFLOW_TRACKING_URI": f"file://{workdir}/mlruns",
+           "PATH": f"{Path(python).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    proc = subprocess.Popen([python, "-m", "mlflow", "models", "serve", "-m", str(model_dir),
+                             "--env-manager", "local", "-h", "127.0.0.1", "-p", str(port)],
+                            env=env, stdout=open(log, "wb"), stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    wait_http(f"http://127.0.0.1:{port}/ping", proc, log)
+    return proc, port, "/invocations"
+
+
+def stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+        except (ProcessLookupError, PermissionError):
+            proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+# --- load ---------------------------------------------------------------------------
+
+async def _client(port: int, path: str, body: bytes, until: float, warm: float, lat: list,
+                  errors: list) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    head = (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n").encode()
+    request = head + body
+    while True:
+        start = time.perf_counter()
+        if start >= until:
+            break
+        writer.write(request)
+        header = await reader.readuntil(b"\r\n\r\n")
+        length = 0
+        for line in header.split(b"\r\n"):
+            if line[:15].lower() == b"content-length:":
+                length = int(line[15:])
+        await reader.readexactly(length)
+        if not header.startswith(b"HTTP/1.1 200"):
+            errors.append(header[:40])
+        if start >= warm:
+            lat.append(time.perf_counter() - start)
+    writer.close()
+
+
+def load(port: int, path: str, body: bytes, clients: int, seconds: float,
+         warmup: float = 1.0) -> dict:
+    async def run():
+        now = time.perf_counter()
+        lat: list = []
+        errors: list = []
+        await asyncio.gather(*[_client(port, path, body, now + warmup + seconds, now + warmup,
+                                       lat, errors) for _ in range(clients)])
+        return lat, errors
+
+    try:
+        import uvloop
+
+        lat, errors = uvloop.run(run())
+    except ImportError:
+        lat, errors = asyncio.run(run())
+    lat.sort()
+    return {"requests_per_s": len(lat) / seconds, "median_ms": statistics.median(lat) * 1000,
+            "p99_ms": lat[int(len(lat) * 0.99)] * 1000, "requests": len(lat),
+            "errors": len(errors)}
+
+
+def bodies(X) -> tuple[bytes, bytes]:
+    import orjson
+
+    def split(frame):
+        return orjson.dumps({"dataframe_split": {
+            "columns": list(frame.columns),
+            "data": frame.astype(object).where(frame.notna(), None).values.tolist()}})
+
+    return split(X.iloc[[0]]), split(X.iloc[:1000])
+
+
+def identical(port: int, path: str, X, pipeline, probs_key: str) -> bool:
+    import httpx
+    import numpy as np
+
+    rows = X.iloc[:200]
+    body = {"dataframe_split": {"columns": list(rows.columns), "data":
+                                rows.astype(object).where(rows.notna(), None).values.tolist()}}
+    answer = httpx.post(f"http://127.0.0.1:{port}{path}", json=body, timeout=60).json()
+    expected = pipeline.predict_proba(rows).astype(np.float64)
+    if probs_key == "studio":
+        got = np.array([[p["0"], p["1"]] for p in answer["probabilities"]])
+    else:
+        got = np.array(answer["predictions"], dtype=np.float64)
+    return bool(np.array_equal(got, expected))
+
+
+def scenarios(port: int, path: str, one: bytes, thousand: bytes, seconds: float) -> dict:
+    out = {"1 client, 1 row": load(port, path, one, 1, seconds),
+           "8 clients, 1 row": load(port, path, one, 8, seconds)}
+    big = load(port, path, thousand, 2, seconds)
+    big["rows_per_s"] = big["requests_per_s"] * 1000
+    out["2 clients, 1000 rows"] = big
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("data", nargs="?", default=str(ROOT.parent / "shared" / "datasets"),
+                        help="unused: the model is fitted on generated data")
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--mlflow-python", help="a python with mlflow installed")
+    parser.add_argument("--no-mlflow", action="store_true")
+    parser.add_argument("--json", help="also write the results here")
+    args = parser.parse_args()
+
+    results: dict = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        home = work / "home"
+        X, pipeline, model_file = build_reference(home)
+        results["in_process"] = in_process_reference(X, pipeline)
+        one, thousand = bodies(X)
+
+        proc, port, path = start_studio(home)
+        try:
+            results["studio_identical"] = identical(port, path, X, pipeline, "studio")
+            results["studio"] = scenarios(port, path, one, thousand, args.seconds)
+        finally:
+            stop(proc)
+        proc, port, path = start_studio(home, log_predictions=False)
+        try:
+            results["studio_no_log"] = {
+                "8 clients, 1 row": load(port, path, one, 8, args.seconds),
+                "2 clients, 1000 rows": load(port, path, thousand, 2, args.seconds)}
+        finally:
+            stop(proc)
+        proc, port, path = start_studio(home, workers=2)
+        try:
+            results["studio_2_workers"] = {"8 clients, 1 row": load(port, path, one, 8, args.seconds)}
+        finally:
+            stop(proc)
+        if not args.no_mlflow:
+            try:
+                python = ensure_mlflow_python(args.mlflow_python)
+                proc, port, path = start_mlflow(python, model_file, X, work)
+            except (subprocess.CalledProcessError, RuntimeError, OSError) as exc:
+                results["mlflow_error"] = str(exc)[-2000:]
+            else:
+                try:
+                    results["mlflow_identical"] = identical(port, path, X, pipeline, "mlflow")
+                    results["mlflow"] = scenarios(port, path, one, thousand, args.seconds)
+                finally:
+                    stop(proc)
+    report(results)
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2))
+    return 0
+
+
+def report(results: dict) -> None:
+    print(json.dumps(results, indent=2))
+    studio, mlflow = results["studio"], results.get("mlflow")
+    print("\n| scenario | Studio | MLflow | ratio |\n|---|---|---|---|")
+    for name in studio:
+        s = studio[name]
+        m = mlflow[name] if mlflow else None
+        unit, key = ("rows/s", "rows_per_s") if "rows_per_s" in s else ("req/s", "requests_per_s")
+        ratio = f"{s[key] / m[key]:.1f}×" if m else "–"
+        print(f"| {name}: {unit} | {s[key]:,.0f} | {m[key]:,.0f} | {ratio} |" if m else
+              f"| {name}: {unit} | {s[key]:,.0f} | – | – |")
+        print(f"| {name}: median ms | {s['median_ms']:.2f} | "
+              f"{m['median_ms']:.2f} | |" if m else f"| {name}: median ms | {s['median_ms']:.2f} | – | |")
+    logged, unlogged = studio["8 clients, 1 row"], results["studio_no_log"]["8 clients, 1 row"]
+    print(f"\nprediction log cost at 8 clients: "
+          f"{1 - logged['requests_per_s'] / unlogged['requests_per_s']:.1%} of throughput; at 1000-row "
+          f"requests: {1 - studio['2 clients, 1000 rows']['requests_per_s'] / results['studio_no_log']['2 clients, 1000 rows']['requests_per_s']:.1%}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
