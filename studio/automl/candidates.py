@@ -178,7 +178,8 @@ def build_model(algo: str, params: dict, task: str, *, seed: int, n_jobs: int,
                       min_samples_leaf=int(params.get("min_samples_leaf", 20)),
                       l2_regularization=params.get("l2_regularization", 0.0),
                       max_features=params.get("max_features", 1.0),
-                      max_iter=int(params.get("max_iter", 1000)), early_stopping=True,
+                      max_iter=int(params.get("max_iter", 1000)),
+                      early_stopping=bool(params.get("early_stopping", True)),
                       validation_fraction=0.1, n_iter_no_change=20, random_state=seed,
                       categorical_features=list(range(n_cat)) if n_cat else None)
         if clf:
@@ -204,18 +205,11 @@ def build_model(algo: str, params: dict, task: str, *, seed: int, n_jobs: int,
     raise ValueError(f"unknown algorithm {algo}")
 
 
-SMALL_FOR_THREADS = 20_000
-
-
-def few_threads(algo: str | None, n_rows: int):
-    """One OpenMP thread for histogram boosting on small data (20x faster than contending)."""
-    from contextlib import nullcontext
-
+def few_threads(n_jobs: int):
+    """Cap OpenMP threads (histogram boosting has no n_jobs of its own) at ``n_jobs``."""
     from threadpoolctl import threadpool_limits
 
-    if algo in (None, "hgb") and n_rows < SMALL_FOR_THREADS:
-        return threadpool_limits(limits=1, user_api="openmp")
-    return nullcontext()
+    return threadpool_limits(limits=max(1, int(n_jobs)), user_api="openmp")
 
 
 class _Deadline:
@@ -238,42 +232,75 @@ def fit_model(algo: str, model, Xt, y, *, sample_weight=None, deadline: float | 
     XGBoost stops early on an inner 10% split (and at the deadline); the number
     of trees it chose is returned so the final model uses it without a split.
     """
-    if algo != "xgb":
-        with few_threads(algo, Xt.shape[0]):
-            if sample_weight is not None and algo in ("hgb", "rf", "et", "linear", "dummy"):
-                model.fit(Xt, y, sample_weight=sample_weight)
-            else:
-                model.fit(Xt, y)
-        info = {}
-        if algo == "hgb":
-            info["n_iter"] = int(model.n_iter_)
-        return info
-    n = Xt.shape[0]
-    rng = np.random.default_rng(seed)
-    idx = rng.permutation(n)
-    cut = max(1, int(n * 0.1))
-    inner_val, inner_fit = np.sort(idx[:cut]), np.sort(idx[cut:])
+    if algo not in ("xgb", "hgb"):
+        if sample_weight is not None and algo in ("rf", "et", "linear", "dummy"):
+            model.fit(Xt, y, sample_weight=sample_weight)
+        else:
+            model.fit(Xt, y)
+        return {}
     is_clf = hasattr(model, "predict_proba")
-    if is_clf and len(np.unique(y[inner_fit])) < len(np.unique(y)):
-        inner_fit = np.arange(n)  # a rare class fell out: fit on all rows, stop on the deadline
-    callbacks = [_Deadline(deadline)] if deadline else None
-    model.set_params(early_stopping_rounds=50, callbacks=callbacks)
+    inner_fit, inner_val = inner_split(np.asarray(y), seed=seed, is_clf=is_clf)
     sw = None if sample_weight is None else sample_weight[inner_fit]
-    yv = y[inner_val]
-    eval_set = [(Xt[inner_val], yv)]
-    if is_clf:
-        # the eval labels must be ones the model knows; rows of unseen classes are skipped
-        seen = np.isin(yv, np.unique(y[inner_fit]))
-        eval_set = [(Xt[inner_val][seen], yv[seen])]
-    model.fit(Xt[inner_fit], y[inner_fit], sample_weight=sw, eval_set=eval_set, verbose=False)
-    best = getattr(model, "best_iteration", None)
+    if algo == "hgb":
+        kwargs = {}
+        if len(inner_val):
+            model.set_params(early_stopping=True)
+            kwargs = {"X_val": Xt[inner_val], "y_val": y[inner_val]}
+            if sample_weight is not None:
+                kwargs["sample_weight_val"] = sample_weight[inner_val]
+        else:
+            model.set_params(early_stopping=False, max_iter=min(model.max_iter, 200))
+        model.fit(Xt[inner_fit], y[inner_fit], sample_weight=sw, **kwargs)
+        return {"n_iter": int(model.n_iter_)}
+    callbacks = [_Deadline(deadline)] if deadline else None
+    if len(inner_val):
+        model.set_params(early_stopping_rounds=50, callbacks=callbacks)
+        model.fit(Xt[inner_fit], y[inner_fit], sample_weight=sw,
+                  eval_set=[(Xt[inner_val], y[inner_val])], verbose=False)
+    else:
+        model.set_params(callbacks=callbacks, n_estimators=min(model.n_estimators, 200))
+        model.fit(Xt[inner_fit], y[inner_fit], sample_weight=sw, verbose=False)
+    best = getattr(model, "best_iteration", None) if len(inner_val) else None
     model.set_params(callbacks=None)
     return {"n_estimators": int(best) + 1 if best is not None else int(model.n_estimators)}
+
+
+def inner_split(y: np.ndarray, *, seed: int, is_clf: bool, frac: float = 0.1
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """An early-stopping split inside a fold's training rows.
+
+    For classifiers, rows of classes too rare to appear on both sides stay in
+    the fitting part, so the validation labels are always known to the model.
+    """
+    n = len(y)
+    rng = np.random.default_rng(seed)
+    if n < 20:
+        return np.arange(n), np.arange(0)
+    if not is_clf:
+        idx = rng.permutation(n)
+        cut = max(1, int(n * frac))
+        return np.sort(idx[cut:]), np.sort(idx[:cut])
+    val = []
+    for cls in np.unique(y):
+        rows = np.flatnonzero(y == cls)
+        if len(rows) < 5:
+            continue
+        take = max(1, int(round(len(rows) * frac)))
+        val.append(rng.choice(rows, size=take, replace=False))
+    val_idx = np.sort(np.concatenate(val)) if val else np.arange(0)
+    fit_mask = np.ones(n, dtype=bool)
+    fit_mask[val_idx] = False
+    return np.flatnonzero(fit_mask), val_idx
 
 
 def final_params(algo: str, params: dict, fold_infos: list[dict], n_rows_ratio: float) -> dict:
     """Parameters for the final refit from what the folds learned (tree counts)."""
     params = dict(params)
+    if algo == "hgb":
+        counts = [i["n_iter"] for i in fold_infos if "n_iter" in i]
+        if counts:
+            params["max_iter"] = max(10, int(np.mean(counts) * (1.0 + 0.1 * min(n_rows_ratio, 3))))
+            params["early_stopping"] = False
     if algo == "xgb":
         counts = [i["n_estimators"] for i in fold_infos if "n_estimators" in i]
         if counts:

@@ -30,7 +30,7 @@ from studio.automl import evaluate, splits
 from studio.automl.metrics import Metric, all_scores, better, get_metric, score
 from studio.automl.preprocess import build_preprocessor, column_kinds, n_ordinal
 from studio.automl.task import Plan
-from studio.automl.transformers import (EncodedClassifier, EnsembleClassifier, EnsembleRegressor,
+from studio.automl.transformers import (PROBA_FLOOR, EncodedClassifier, EnsembleClassifier, EnsembleRegressor,
                                         set_inference_threads)
 from studio.schema import json_safe
 
@@ -39,6 +39,7 @@ log = logging.getLogger("studio.automl")
 TOP_K_OOF = 10           # trials whose out-of-fold predictions are kept for the ensemble
 ENSEMBLE_POOL = 8
 CACHE_LIMIT_BYTES = 1_500_000_000
+FINAL_SHARE = 0.35       # most of the budget the final fit may be given
 
 
 class TrialPruned(Exception):
@@ -142,7 +143,15 @@ def unpack_preds(data: bytes) -> np.ndarray:
 
 
 def _cores(n_jobs: int) -> int:
-    return n_jobs if n_jobs and n_jobs > 0 else max(1, os.cpu_count() or 1)
+    """Threads per model: as asked, or the cores that are idle now (at least one)."""
+    if n_jobs and n_jobs > 0:
+        return n_jobs
+    cores = max(1, os.cpu_count() or 1)
+    try:
+        busy = os.getloadavg()[0]
+    except OSError:
+        busy = 0.0
+    return int(max(1, min(cores, round(cores - busy + 0.5))))
 
 
 class Search:
@@ -289,7 +298,7 @@ class Search:
                                       n_rows=len(tr))
             weights = None if algo == "knn" else self._weights(ytr) if self.codes is not None else None
             started = time.time()
-            with warnings.catch_warnings(), cands.few_threads(algo, len(tr)):
+            with warnings.catch_warnings(), cands.few_threads(self.n_jobs):
                 warnings.simplefilter("ignore")
                 if self.task == "regression":
                     info = cands.fit_model(algo, model, Xtr, ytr, sample_weight=weights,
@@ -298,6 +307,10 @@ class Search:
                     t0 = time.time()
                     pred = np.asarray(model.predict(Xva), dtype="float64").reshape(-1, 1)
                 else:
+                    keep = trainable_rows(algo, ytr)
+                    if keep is not None:
+                        Xtr, ytr = Xtr[keep], ytr[keep]
+                        weights = None if weights is None else weights[keep]
                     present = np.unique(ytr)
                     local = np.searchsorted(present, ytr)
                     if len(present) == 1:
@@ -311,6 +324,7 @@ class Search:
                         t0 = time.time()
                         pred = np.zeros((len(va), k))
                         pred[:, present] = model.predict_proba(Xva)
+                    pred = pred * (1.0 - PROBA_FLOOR * k) + PROBA_FLOOR
             predict_total += time.time() - t0
             predicted += len(va)
             fit_total += fit_s + prep_s
@@ -344,7 +358,9 @@ class Search:
         n_fold_train = max(1, len(self.folds[0][0]))
         scale = len(self.train_pos) / n_fold_train
         fits = 2 if self.config.refit_full and len(self.hold_pos) else 1
-        return 1.0 + per_fold * scale * fits * 1.15 + 0.5
+        wanted = 1.0 + per_fold * scale * fits * 1.15 + 0.5
+        # never more than a third of the budget: the final fit subsamples rows to fit in it
+        return min(wanted, max(1.5, FINAL_SHARE * float(self.config.time_budget_s)))
 
     def remember(self, entry: Entry) -> None:
         self.entries[entry.trial_id] = entry
@@ -511,14 +527,28 @@ class Search:
         """A Caruana ensemble of the best trials, if it beats the best single one."""
         if not self.config.ensemble or self.best is None:
             return None
-        pool = [e for e in self.ranked()[:ENSEMBLE_POOL] if e.oof is not None and e.algorithm != "dummy"]
-        if len(pool) < 2:
-            return None
+        left = (self.deadline - time.time()) * 0.8
+        scale = len(self.train_pos) / max(1, len(self.folds[0][0]))
+
+        def cost(e: Entry) -> float:
+            return e.fold_fit_s * scale * 1.15
+
+        pool = [e for e in self.ranked()[:ENSEMBLE_POOL]
+                if e.oof is not None and e.algorithm != "dummy" and cost(e) <= left]
         mask = self.oof_mask
         y = self.ys[mask]
-        preds = [e.oof[mask] for e in pool]
-        counts, value = ens.select(preds, y, self.metric, self.n_classes)
-        used = [(e, c) for e, c in zip(pool, counts) if c > 0]
+        used: list = []
+        for _ in range(6):  # drop the costliest member until the final fit fits the budget
+            if len(pool) < 2:
+                return None
+            counts, value = ens.select([e.oof[mask] for e in pool], y, self.metric, self.n_classes)
+            used = [(e, c) for e, c in zip(pool, counts) if c > 0]
+            if sum(cost(e) for e, _ in used) <= left:
+                break
+            costly = max((e for e, _ in used), key=cost)
+            pool = [e for e in pool if e is not costly]
+        else:
+            return None
         if len(used) < 2 or not better(self.metric, value, self.best.score):
             return None
         if not _meaningfully_better(self.metric, value, self.best.score):
@@ -586,7 +616,7 @@ class Search:
         X = self.X_raw.iloc[positions]
         y = self.target[positions]
         weights = self._weights(y) if self.codes is not None else None
-        with warnings.catch_warnings(), cands.few_threads(None, len(positions)):
+        with warnings.catch_warnings(), cands.few_threads(self.n_jobs):
             warnings.simplefilter("ignore")
             if weights is not None and not _uses_knn(pipeline):
                 pipeline.fit(X, y, **{_weight_param(pipeline): weights})
@@ -610,6 +640,22 @@ class Search:
                 member.steps[-1][1].classes_ = classes
         return pipeline
 
+    def _affordable_rows(self, entry: Entry, hard_deadline: float) -> np.ndarray:
+        """The training rows the final fit can take in the time left (all of them if it can)."""
+        n_fold = max(1, len(self.folds[0][0]))
+        per_row = entry.fold_fit_s / n_fold
+        if entry.members:
+            per_row = sum(self.entries[t].fold_fit_s for t, _ in entry.members
+                          if t in self.entries) / n_fold
+        left = hard_deadline - time.time()
+        if per_row <= 0 or left <= 0:
+            return self.train_pos
+        affordable = int(left * 0.45 / (per_row * 1.5))
+        if affordable >= len(self.train_pos):
+            return self.train_pos
+        rows = max(affordable, min(n_fold, len(self.train_pos)))
+        return splits.subsample(self.train_pos, self.codes, seed=self.seed, max_rows=rows)
+
     def predict_scores(self, pipeline, positions: np.ndarray) -> np.ndarray:
         X = self.X_raw.iloc[positions]
         if self.task == "regression":
@@ -622,8 +668,8 @@ class Search:
         self.progress("final fit")
         pipeline, params = self.build_pipeline(entry)
         has_holdout = len(self.hold_pos) > 0
+        fit_rows = self._affordable_rows(entry, hard_deadline)
         started = time.time()
-        fit_rows = self.train_pos
         pipeline = self._fit(pipeline, fit_rows)
         fit_s = time.time() - started
         self._relabel(pipeline)
@@ -653,7 +699,7 @@ class Search:
         evaluation["fold_scores"] = entry.fold_scores
         refit = False
         if has_holdout and self.config.refit_full:
-            estimate = fit_s * (len(self.X) / max(1, len(fit_rows))) * 1.1
+            estimate = fit_s * (len(self.X) / max(1, len(fit_rows))) * 1.2
             if time.time() + estimate <= hard_deadline:
                 self.progress("refit on all rows")
                 pipeline, _ = self.build_pipeline(entry)
@@ -740,6 +786,18 @@ def new_study(metric: Metric, seed: int, storage=None, study_name: str | None = 
     return optuna.create_study(
         storage=storage, study_name=study_name, sampler=sampler, pruner=pruner,
         direction="maximize" if metric.greater_is_better else "minimize", load_if_exists=True)
+
+
+def trainable_rows(algo: str, y_codes: np.ndarray) -> np.ndarray | None:
+    """Rows to fit on: histogram boosting diverges on a class of one or two rows, so those
+    rows are left out of its fit (the class then gets the probability floor)."""
+    if algo != "hgb":
+        return None
+    counts = np.bincount(y_codes)
+    tiny = np.flatnonzero((counts > 0) & (counts < 3))
+    if not len(tiny):
+        return None
+    return np.flatnonzero(~np.isin(y_codes, tiny))
 
 
 def _finite(value) -> float | None:

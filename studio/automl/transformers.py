@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, TransformerMixin, clone
 
+PROBA_FLOOR = 1e-5
 DATE_PARTS = ("year", "month", "day", "dayofweek", "dayofyear", "hour", "minute")
 
 
@@ -74,7 +75,15 @@ class ToCategory(TransformerMixin, BaseEstimator):
         frame = _frame(X)
         out = np.empty(frame.shape, dtype=object)
         for i, name in enumerate(frame.columns):
-            out[:, i] = [category_text(v) for v in frame[name].tolist()]
+            col = frame[name]
+            if pd.api.types.infer_dtype(col, skipna=True) in ("string", "empty"):
+                text = col.astype(object)
+                missing = text.isna().to_numpy()
+                values = text.astype(str).str.strip().to_numpy(dtype=object)
+                values[missing] = np.nan
+                out[:, i] = values
+            else:  # numbers, booleans, mixtures: one spelling per value
+                out[:, i] = [category_text(v) for v in col.tolist()]
         return out
 
     def get_feature_names_out(self, input_features=None):
@@ -154,6 +163,16 @@ class EncodedClassifier(ClassifierMixin, BaseEstimator):
         self.classes_ = np.asarray(self.classes) if self.classes is not None else np.unique(y)
         index = {c: i for i, c in enumerate(self.classes_.tolist())}
         codes = np.asarray([index[v] for v in y.tolist()], dtype=np.int64)
+        if type(self.estimator).__name__.startswith("HistGradientBoosting"):
+            # it diverges on a class of one or two rows: leave those rows out
+            counts = np.bincount(codes)
+            tiny = np.flatnonzero((counts > 0) & (counts < 3))
+            if len(tiny) and len(tiny) < len(np.flatnonzero(counts)) - 1:
+                keep = ~np.isin(codes, tiny)
+                X = X[keep] if not hasattr(X, "iloc") else X.iloc[keep]
+                codes = codes[keep]
+                if sample_weight is not None:
+                    sample_weight = np.asarray(sample_weight)[keep]
         self.present_ = np.unique(codes)
         local = np.searchsorted(self.present_, codes)
         self.estimator_ = clone(self.estimator)
@@ -162,6 +181,10 @@ class EncodedClassifier(ClassifierMixin, BaseEstimator):
         if len(self.present_) == 1:
             self.estimator_ = None  # a single class in this fold: predict it
         else:
+            params = self.estimator_.get_params()
+            if params.get("early_stopping") is True and np.bincount(local).min() < 2:
+                # histogram boosting stratifies its validation split: a class of one row breaks it
+                self.estimator_.set_params(early_stopping=False, max_iter=min(params["max_iter"], 200))
             self.estimator_.fit(X, local, **fit_params)
         return self
 
@@ -170,9 +193,10 @@ class EncodedClassifier(ClassifierMixin, BaseEstimator):
         out = np.zeros((n, len(self.classes_)), dtype="float64")
         if self.estimator_ is None:
             out[:, self.present_[0]] = 1.0
-            return out
-        out[:, self.present_] = self.estimator_.predict_proba(X)
-        return out
+        else:
+            out[:, self.present_] = self.estimator_.predict_proba(X)
+        # a floor: no class is ever impossible (an unseen rare class costs log(1e4), not infinity)
+        return out * (1.0 - PROBA_FLOOR * len(self.classes_)) + PROBA_FLOOR
 
     def predict(self, X):
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]

@@ -1,0 +1,298 @@
+"""AutoML benchmark: the studio's search against FLAML on the bench datasets.
+
+    python bench/automl.py [DATA_DIR] [--budget 60] [--only NAME ...] [--no-write]
+
+Both systems get the same 80/20 split (seed 0), the same wall-clock budget and
+the same cores, one fresh process per (dataset, system) so peak RSS is each
+run's own. The studio runs exactly what a search job runs (plan, search,
+ensemble, holdout evaluation, final refit) minus the store. Test metrics:
+ROC AUC (binary), log loss and accuracy (multiclass), RMSE (regression).
+Results go to bench/results/automl.json and the AutoML section of BENCHMARKS.md.
+
+Columns dropped for both systems (from the datasets' MANIFEST): leaking columns,
+and ID columns (the studio excludes them itself; FLAML would not).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # run as a script from anywhere
+    sys.path.insert(0, str(ROOT))
+
+# file, target, task, columns to drop (leaks, then IDs)
+DATASETS = [
+    ("adult_census_income.csv", "class", "binary", []),
+    ("bank_marketing_full.csv", "subscribe", "binary", ["duration"]),
+    ("telco_customer_churn.csv", "Churn", "binary", ["customerID"]),
+    ("titanic_train.csv", "Survived", "binary", ["PassengerId"]),
+    ("wine_quality.csv", "quality", "multiclass", []),
+    ("car_evaluation.csv", "class", "multiclass", []),
+    ("california_housing.csv", "median_house_value", "regression", []),
+    ("ames_housing.csv", "SalePrice", "regression", ["Order", "PID"]),
+    ("bike_sharing_hourly.csv", "cnt", "regression", ["casual", "registered", "instant"]),
+    ("insurance_charges.csv", "charges", "regression", []),
+    ("kddcup99_10pct.csv.gz", "label", "multiclass", []),
+]
+METRIC = {"binary": "roc_auc", "multiclass": "log_loss", "regression": "rmse"}
+
+
+def _name(file: str) -> str:
+    return file.split(".")[0]
+
+
+def _peak_rss_mb() -> float:
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    return float("nan")
+
+
+def _split(frame, target, task, seed=0):
+    import numpy as np
+    from sklearn.model_selection import train_test_split
+
+    y = frame[target]
+    strat = None
+    if task != "regression":
+        counts = y.value_counts()
+        strat = y.where(y.map(counts) >= 2, "__rare__")  # singletons cannot be stratified
+    idx = np.arange(len(frame))
+    train, test = train_test_split(idx, test_size=0.2, random_state=seed, stratify=strat)
+    return frame.iloc[train].reset_index(drop=True), frame.iloc[test].reset_index(drop=True)
+
+
+def _load(data_dir: Path, file: str, target: str, task: str, drop: list[str]):
+    import pandas as pd
+
+    frame = pd.read_csv(data_dir / file)
+    frame = frame.drop(columns=[c for c in drop if c in frame.columns])
+    frame = frame[frame[target].notna()].reset_index(drop=True)
+    return _split(frame, target, task)
+
+
+def _test_scores(task, y_test, pred=None, proba=None, classes=None) -> dict:
+    import numpy as np
+    from sklearn import metrics as skm
+
+    if task == "regression":
+        return {"rmse": float(np.sqrt(skm.mean_squared_error(y_test, pred)))}
+    classes = list(classes)
+    labels = sorted(set(classes) | set(y_test.tolist()), key=str)
+    full = np.full((len(y_test), len(labels)), 1e-15)
+    for j, c in enumerate(classes):
+        full[:, labels.index(c)] = proba[:, j]
+    full = full / full.sum(axis=1, keepdims=True)
+    if task == "binary":
+        positive = labels.index(classes[1])
+        return {"roc_auc": float(skm.roc_auc_score(y_test == classes[1], full[:, positive]))}
+    y_idx = [labels.index(v) for v in y_test.tolist()]
+    return {"log_loss": float(skm.log_loss(y_idx, full, labels=list(range(len(labels))))),
+            "accuracy": float(skm.accuracy_score(y_idx, full.argmax(axis=1)))}
+
+
+def run_studio(train, test, target, task, budget, cores) -> dict:
+    from studio.automl.engine import Search, SearchConfig
+    from studio.automl.task import apply_plan, plan_problem
+    from studio.schema import infer_schema
+
+    started = time.time()
+    schema = infer_schema(train)
+    plan = plan_problem(train, schema, target, task=task)
+    plan.raise_if_blocked()
+    X, y = apply_plan(train.drop(columns=[target]), train[target], plan)
+    search = Search(X, y, plan, SearchConfig(time_budget_s=budget, seed=0, n_jobs=cores),
+                    schema=schema, deadline=started + budget)
+    search.run()
+    chosen = search.select_ensemble() or search.best
+    final = search.finalize(chosen)
+    wall = time.time() - started
+    X_test = test.drop(columns=[target])
+    if task == "regression":
+        scores = _test_scores(task, test[target], pred=final.pipeline.predict(X_test))
+    else:
+        pipe = final.pipeline
+        scores = _test_scores(task, test[target], proba=pipe.predict_proba(X_test),
+                              classes=pipe.classes_.tolist())
+    return {"wall_s": round(wall, 2), "scores": scores, "model": chosen.algorithm,
+            "trials": search.n_done, "pruned": search.n_pruned, "refit_full": final.refit_full,
+            "validation": search.validation}
+
+
+def run_flaml(train, test, target, task, budget, cores) -> dict:
+    import warnings
+
+    from flaml import AutoML
+
+    warnings.filterwarnings("ignore")
+    started = time.time()
+    automl = AutoML()
+    X, y = train.drop(columns=[target]), train[target]
+    for col in X.columns:  # FLAML wants categories, not pandas' str dtype
+        if X[col].dtype == object or str(X[col].dtype) in ("str", "string"):
+            X[col] = X[col].astype("category")
+    X_test = test.drop(columns=[target])
+    for col in X_test.columns:
+        if col in X and str(X[col].dtype) == "category":
+            X_test[col] = X_test[col].astype(object).astype(
+                __import__("pandas").CategoricalDtype(X[col].cat.categories))
+    automl.fit(X, y, task="regression" if task == "regression" else "classification",
+               metric=METRIC[task], time_budget=budget, n_jobs=cores, seed=0, verbose=0)
+    wall = time.time() - started
+    if task == "regression":
+        scores = _test_scores(task, test[target], pred=automl.predict(X_test))
+    else:
+        scores = _test_scores(task, test[target], proba=automl.predict_proba(X_test),
+                              classes=list(automl.classes_))
+    return {"wall_s": round(wall, 2), "scores": scores, "model": automl.best_estimator}
+
+
+def child(args) -> None:
+    spec = next(d for d in DATASETS if _name(d[0]) == args.dataset)
+    file, target, task, drop = spec
+    train, test = _load(Path(args.data_dir), file, target, task, drop)
+    runner = run_studio if args.child == "studio" else run_flaml
+    out = runner(train, test, target, task, args.budget, args.cores)
+    out.update(dataset=args.dataset, system=args.child, task=task, rows=len(train) + len(test),
+               peak_rss_mb=round(_peak_rss_mb(), 1))
+    print("RESULT " + json.dumps(out), flush=True)
+
+
+def _verdict(task, studio: dict, flaml: dict) -> str:
+    metric = METRIC[task]
+    a, b = studio["scores"].get(metric), flaml["scores"].get(metric)
+    if a is None or b is None:
+        return "n/a"
+    if metric == "roc_auc":
+        if abs(a - b) <= 0.002:
+            return "tie"
+        return "win" if a > b else "loss"
+    rel = (a - b) / abs(b) if b else 0.0
+    if abs(rel) <= 0.01:
+        return "tie"
+    return "win" if a < b else "loss"
+
+
+def _fmt(scores: dict) -> str:
+    return ", ".join(f"{k} {v:.4g}" for k, v in scores.items())
+
+
+def write_markdown(results: list[dict], budget: float, cores: int) -> str:
+    by = {(r["dataset"], r["system"]): r for r in results}
+    lines = [
+        f"Command: `python bench/automl.py ../shared/datasets --budget {budget:g}` "
+        f"({cores} cores each, same 80/20 split, seed 0; FLAML {_flaml_version()}). "
+        f"Machine: {platform.machine()}, {os.cpu_count()} cores.", "",
+        "| dataset | task | rows | studio test | FLAML test | verdict | studio wall s | FLAML wall s "
+        "| studio peak RSS MB | FLAML peak RSS MB | studio model |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    tally = {"win": 0, "tie": 0, "loss": 0, "n/a": 0}
+    worst = []
+    for file, _, task, _ in DATASETS:
+        name = _name(file)
+        s, f = by.get((name, "studio")), by.get((name, "flaml"))
+        if not s or not f:
+            missing = "studio" if not s else "FLAML"
+            lines.append(f"| {name} | {task} | | {'failed' if not s else _fmt(s['scores'])} | "
+                         f"{'failed' if not f else _fmt(f['scores'])} | {missing} failed | | | | | |")
+            continue
+        verdict = _verdict(task, s, f)
+        tally[verdict] += 1
+        metric = METRIC[task]
+        a, b = s["scores"][metric], f["scores"][metric]
+        worst.append((name, metric, a, b))
+        lines.append(
+            f"| {name} | {task} | {s['rows']:,} | {_fmt(s['scores'])} | {_fmt(f['scores'])} | "
+            f"{verdict} | {s['wall_s']} | {f['wall_s']} | {s['peak_rss_mb']:.0f} | "
+            f"{f['peak_rss_mb']:.0f} | {s['model']} ({s['trials']} trials) |")
+    lines += ["", f"Studio wins {tally['win']}, ties {tally['tie']}, loses {tally['loss']} "
+                  f"(tie: within 0.002 AUC or 1% log loss/RMSE)."]
+    losses = []
+    for name, metric, a, b in worst:
+        if metric == "roc_auc" and b - a > 0.01:
+            losses.append(f"{name} by {b - a:.4f} AUC")
+        elif metric != "roc_auc" and b and (a - b) / abs(b) > 0.03:
+            losses.append(f"{name} by {100 * (a - b) / abs(b):.1f}% {metric}")
+    lines.append("Losses beyond the limits (1% AUC, 3% RMSE/log loss): "
+                 + (", ".join(losses) if losses else "none") + ".")
+    return "\n".join(lines)
+
+
+def _flaml_version() -> str:
+    try:
+        import importlib.metadata as md
+
+        return md.version("flaml")
+    except Exception:  # noqa: BLE001
+        return "?"
+
+
+def update_benchmarks(section: str) -> None:
+    path = ROOT / "BENCHMARKS.md"
+    text = path.read_text()
+    head = "## AutoML (`bench/automl.py`)"
+    start = text.index(head) + len(head)
+    nxt = text.find("\n## ", start)
+    end = nxt if nxt != -1 else len(text)
+    path.write_text(text[:start] + "\n\n" + section.strip() + "\n" + text[end:])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("data_dir", nargs="?", default=str(ROOT.parent / "shared" / "datasets"))
+    parser.add_argument("--budget", type=float, default=60.0, help="seconds per system and dataset")
+    parser.add_argument("--cores", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--only", nargs="*", help="dataset names (file stems) to run")
+    parser.add_argument("--systems", nargs="*", default=["studio", "flaml"])
+    parser.add_argument("--no-write", action="store_true", help="do not touch BENCHMARKS.md")
+    parser.add_argument("--child", choices=["studio", "flaml"], help=argparse.SUPPRESS)
+    parser.add_argument("--dataset", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args)
+        return 0
+    results = []
+    out_dir = ROOT / "bench" / "results"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for file, _, task, _ in DATASETS:
+        name = _name(file)
+        if args.only and name not in args.only:
+            continue
+        if not (Path(args.data_dir) / file).exists():
+            print(f"skip {name}: {file} not in {args.data_dir}", file=sys.stderr)
+            continue
+        for system in args.systems:
+            cmd = [sys.executable, __file__, args.data_dir, "--child", system, "--dataset", name,
+                   "--budget", str(args.budget), "--cores", str(args.cores)]
+            started = time.time()
+            proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT,
+                                  timeout=args.budget * 4 + 300)
+            line = next((l for l in proc.stdout.splitlines() if l.startswith("RESULT ")), None)
+            if line is None:
+                print(f"{name} {system}: FAILED ({proc.returncode})\n{proc.stderr[-2000:]}",
+                      file=sys.stderr)
+                continue
+            result = json.loads(line[len("RESULT "):])
+            results.append(result)
+            print(f"{name:<24} {system:<7} {_fmt(result['scores']):<40} wall {result['wall_s']:>6}s "
+                  f"rss {result['peak_rss_mb']:>6.0f}MB  ({time.time() - started:.0f}s)",
+                  file=sys.stderr, flush=True)
+            (out_dir / "automl.json").write_text(json.dumps(results, indent=1))
+    section = write_markdown(results, args.budget, args.cores)
+    print(section)
+    if not args.no_write and set(args.systems) == {"studio", "flaml"} and not args.only:
+        update_benchmarks(section)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
