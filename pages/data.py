@@ -7,6 +7,8 @@ labels are HTML-escaped for plotly.
 from __future__ import annotations
 
 import html
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FuturesTimeout
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -75,31 +77,72 @@ def _import_options() -> dict:
     return opts
 
 
-def _run_import(upload, name: str, opts: dict) -> None:
+@st.cache_resource(show_spinner=False)
+def _import_pool() -> ThreadPoolExecutor:
+    """Imports run here, off the script thread, so a rerun (a click, a reload) cannot cut
+    one short; the page watches the task and shows its progress."""
+    return ThreadPoolExecutor(max_workers=2, thread_name_prefix="studio-import")
+
+
+def _start_import(upload, name: str, opts: dict) -> None:
     limit = settings.max_upload_mb
-    with st.status(f"Importing {upload.name}", expanded=True) as status:
-        bar = st.progress(0.0, text="starting")
+    if upload.size > limit * 1_000_000:
+        show_error(StudioError(
+            f"the file ({upload.size / 1e6:,.0f} MB) is over the import limit of {limit} MB; "
+            "raise it by setting the environment variable STUDIO_MAX_UPLOAD_MB and restarting"))
+        return
+    task = {"file": upload.name, "progress": (0.0, "starting")}
 
-        def progress(fraction: float, message: str) -> None:
-            bar.progress(min(max(fraction, 0.0), 1.0), text=message)
+    def progress(fraction: float, message: str) -> None:
+        task["progress"] = (min(max(fraction, 0.0), 1.0), message)
 
-        try:
-            if upload.size > limit * 1_000_000:
-                raise StudioError(
-                    f"the file ({upload.size / 1e6:,.0f} MB) is over the import limit of "
-                    f"{limit} MB; raise it by setting STUDIO_MAX_UPLOAD_MB and restarting")
-            result = ds.import_bytes(store, upload.getvalue(), filename=upload.name,
-                                     name=name or None, options=opts, progress=progress,
-                                     profile=True)
-        except StudioError as exc:
-            status.update(label="Import refused", state="error")
+    task["future"] = _import_pool().submit(
+        ds.import_bytes, store, upload.getvalue(), filename=upload.name, name=name or None,
+        options=opts, progress=progress, profile=True)
+    st.session_state["import_task"] = task
+
+
+def _finish_import(task: dict) -> None:
+    st.session_state.pop("import_task", None)
+    exc = task["future"].exception()
+    if exc is not None:
+        st.status(f"Import of {task['file']} refused", state="error")
+        if isinstance(exc, StudioError):
             show_error(exc)
-            return
-        status.update(label=f"Imported {result.version.ref}", state="complete", expanded=False)
+        else:
+            st.error(f"The import failed unexpectedly ({type(exc).__name__}: {exc}).",
+                     icon=":material/error:")
+        return
+    result = task["future"].result()
     st.session_state[Keys.DATASET] = result.version.ref
     st.session_state["import_warnings"] = result.warnings
     st.session_state["data_pick"] = result.version.dataset
     st.rerun()  # show the new version (the list above was read before it existed)
+
+
+def render_import_task() -> None:
+    task = st.session_state.get("import_task")
+    if not task:
+        return
+    try:
+        task["future"].result(timeout=3)  # most files are done by now
+    except FuturesTimeout:
+        pass
+    except Exception:  # noqa: BLE001 - reported by _finish_import
+        pass
+    if task["future"].done():
+        _finish_import(task)
+        return
+
+    @st.fragment(run_every=1.0)
+    def watch() -> None:
+        fraction, message = task["progress"]
+        st.progress(fraction, text=message)
+        if task["future"].done():
+            st.rerun()
+
+    with st.status(f"Importing {task['file']}", expanded=True):
+        watch()
 
 
 def render_import(open_: bool) -> None:
@@ -115,8 +158,11 @@ def render_import(open_: bool) -> None:
         name = st.text_input("Dataset name (an existing name adds a new version)",
                              value=default, key=f"imp_name_{default}")
         opts = _import_options()
-        if st.button("Import", type="primary", disabled=upload is None, key="do_import"):
-            _run_import(upload, name.strip(), opts)
+        busy = "import_task" in st.session_state
+        if st.button("Import", type="primary", disabled=upload is None or busy,
+                     key="do_import"):
+            _start_import(upload, name.strip(), opts)
+        render_import_task()
 
 
 def render_samples(key: str) -> None:

@@ -468,7 +468,8 @@ def find_leaks(frame: pd.DataFrame, schema: list[dict], target: str, task: str
         except ValueError:
             continue
         if score >= LEAK_SCORE:
-            leaks.append({"feature": entry["name"], "score": round(score, 4), "metric": metric})
+            leaks.append({"feature": entry["name"], "column": entry["name"],
+                          "score": round(score, 4), "metric": metric})
     leaks.sort(key=lambda d: -d["score"])
     return leaks, note
 
@@ -569,5 +570,5 @@ def target_checks(frame: pd.DataFrame, schema: list[dict], target: str,
                 "leakage", f"'{leak['feature']}' predicts '{target}' almost perfectly on its "
                 f"own ({leak['metric']} {leak['score']:.3f}): if it is only known after the "
                 "outcome, it leaks the answer; drop it before training",
-                feature=leak["feature"]))
+                feature=leak["feature"], column=leak["feature"]))
     return out

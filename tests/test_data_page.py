@@ -122,3 +122,27 @@ def test_a_dataset_chosen_elsewhere_is_preselected(store):
     at.run()
     assert not at.exception
     assert at.selectbox(key="data_pick").value == "one"
+
+
+def test_a_slow_import_runs_off_the_script_thread_and_survives_reruns(store, monkeypatch):
+    import threading
+
+    release = threading.Event()
+    real = ds.import_bytes
+
+    def slow(*args, **kwargs):
+        release.wait(20)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ds, "import_bytes", slow)
+    at = page_test("data").run()
+    _upload(at, "people.csv", (CASES / "04_semicolon.csv").read_bytes())
+    assert [s.label for s in at.status] == ["Importing people.csv"]  # still running
+    assert ds.list_datasets(store) == []
+    at.run()  # a rerun (any click) while it runs does not stop it
+    assert "import_task" in at.session_state
+    release.set()
+    at.run()
+    assert not at.exception, at.exception
+    assert at.session_state[DATASET_KEY] == "people:1"
+    assert "import_task" not in at.session_state

@@ -166,6 +166,7 @@ def _as_dates(values: pd.Series, opts: ImportOptions, decimal: str
             break
     if not remaining.empty or not used:
         return None, ""
+    result.attrs["formats"] = used
     shown = ", ".join("ISO 8601" if f == "ISO8601" else f for f in used)
     note = f"dates in format {shown}" if len(used) == 1 else f"dates in several formats ({shown})"
     ambiguous = [f for f in used if f in ("%d/%m/%Y", "%m/%d/%Y", "%d/%m/%y", "%m/%d/%y",
@@ -239,7 +240,7 @@ class ColumnCleaner:
                     full = np.full(len(u), np.datetime64("NaT"), dtype="datetime64[us]")
                     full[np.flatnonzero(live)] = dates.to_numpy()
                     self.report.setdefault("conversions", {})[name] = {
-                        "to": "datetime", "rule": note,
+                        "to": "datetime", "rule": note, "formats": dates.attrs.get("formats"),
                         "examples": [[str(a), str(b)] for a, b in zip(
                             values.iloc[:3], dates.iloc[:3])]}
                     return _take(full, codes, series.index, series.name, "datetime")
