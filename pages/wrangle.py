@@ -11,6 +11,9 @@ from studio.errors import StudioError
 STORE = store()
 APPLIED = "wrangle_applied"      # ref of the version the last Apply made
 UPLOAD = "wrangle_upload"
+SHELF = "wrangle_shelf"          # pending steps of the datasets not shown now
+OWNER = "wrangle_recipe_owner"   # the dataset the pending steps belong to
+SELECT = "wrangle_select"        # (dataset, version) to show on the next run
 
 
 @st.cache_data(show_spinner=False, max_entries=4)
@@ -58,6 +61,27 @@ def remove(i: int) -> None:
 
 def add(step: dict) -> None:
     st.session_state[Keys.RECIPE].append(step)
+    for key in [k for k in st.session_state if str(k).startswith(f"wr_{step['kind']}_")]:
+        del st.session_state[key]  # a fresh form for the next step
+
+
+def version_label(v) -> str:
+    if v.parent_id is None:
+        return f"{v.version} · imported"
+    return f"{v.version} · {len(v.recipe or [])} step(s)"
+
+
+def switch_recipe(name: str) -> None:
+    """Pending steps belong to a dataset: keep each dataset's while another is shown."""
+    shelf = st.session_state.setdefault(SHELF, {})
+    current = st.session_state.get(OWNER)
+    if current == name:
+        return
+    if current is not None:
+        shelf[current] = st.session_state.get(Keys.RECIPE, [])
+    st.session_state[Keys.RECIPE] = shelf.pop(name, None) or (
+        st.session_state.get(Keys.RECIPE, []) if current is None else [])
+    st.session_state[OWNER] = name
 
 
 st.title("Wrangle")
@@ -71,16 +95,23 @@ if not all_datasets:
                 "back to clean it.", page="pages/data.py", label="Go to Datasets")
 
 st.session_state.setdefault(Keys.RECIPE, [])
+if SELECT in st.session_state:  # show the version Apply made (before the pickers exist)
+    made_name, made_number = st.session_state.pop(SELECT)
+    st.session_state["wrangle_dataset"] = made_name
+    st.session_state[f"wrangle_version_{made_name}"] = made_number
 names = [d.name for d in all_datasets]
 current_ref = st.session_state.get(Keys.DATASET) or ""
 current_name = current_ref.rpartition(":")[0] or current_ref
 left, right = st.columns([3, 1])
 name = left.selectbox("Dataset", names, key="wrangle_dataset",
                       index=names.index(current_name) if current_name in names else 0)
+switch_recipe(name)
 versions = datasets.list_versions(STORE, name)
 numbers = [v.version for v in versions]
+labels = {v.version: version_label(v) for v in versions}
 wanted = current_ref.rpartition(":")[2] if current_name == name else ""
 number = right.selectbox("Version", numbers, key=f"wrangle_version_{name}",
+                         format_func=labels.get,
                          index=numbers.index(int(wanted)) if wanted.isdigit()
                          and int(wanted) in numbers else 0)
 version = next(v for v in versions if v.version == number)
@@ -148,7 +179,7 @@ with recipe_col:
                     st.session_state[Keys.DATASET] = made.ref
                     st.session_state[Keys.RECIPE] = []
                     st.session_state[APPLIED] = made.ref
-                    st.session_state.pop(f"wrangle_version_{name}", None)
+                    st.session_state[SELECT] = (made.dataset, made.version)
                     st.rerun()
         if failing:
             st.caption("Fix or remove the failing step to apply the recipe.")

@@ -97,6 +97,7 @@ def test_build_preview_reorder_apply(store, tmp_path):
     assert [s["kind"] for s in made.recipe] == ["formula", "impute"]
     assert made.recipe[1]["fill"] == {"age": 38.0} and made.note == "ratio, then ages"
     assert at.session_state[DATASET] == "people:2" and at.session_state[RECIPE] == []
+    assert at.selectbox(key="wrangle_version_people").value == 2
     assert any("Saved the new version people:2" in s.value for s in at.success)
     assert any("people:2" in link.label for link in at.page_link)
 
@@ -157,3 +158,17 @@ def test_a_recipe_json_can_be_loaded(store, tmp_path):
     at.button(key="wrangle_load").click().run()
     assert any("unknown step kind 'explode'" in e.value for e in at.error)
     assert [s["kind"] for s in at.session_state[RECIPE]] == ["drop_columns", "scale"]
+
+
+def test_pending_steps_stay_with_their_dataset(store, tmp_path):
+    imported(store, tmp_path, "people")
+    imported(store, tmp_path, "others")
+    at = open_page("people:1")
+    add_step(at, "drop_columns", {"columns": ["y"]})
+    at.button(key="wrangle_add").click().run()
+    assert at.multiselect(key="wr_drop_columns_columns").value == []  # a fresh form
+    at.selectbox(key="wrangle_dataset").set_value("others").run()
+    assert at.session_state[RECIPE] == [] and at.session_state[DATASET] == "others:1"
+    at.selectbox(key="wrangle_dataset").set_value("people").run()
+    assert [s["kind"] for s in at.session_state[RECIPE]] == ["drop_columns"]
+    assert at.selectbox(key="wrangle_version_people").format_func(1) == "1 · imported"
