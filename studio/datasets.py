@@ -12,7 +12,6 @@ an unreferenced file, never a row without its data).
 """
 from __future__ import annotations
 
-import io
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -372,6 +371,3 @@ def import_bytes(store: Store, data: bytes, *, filename: str, name: str | None =
     finally:
         scratch.unlink(missing_ok=True)
 
-
-def frame_from_bytes(data: bytes) -> pd.DataFrame:
-    return pd.read_parquet(io.BytesIO(data))

@@ -62,3 +62,10 @@ def test_loading_a_sample_again_adds_a_version_and_unknown_names_are_refused(sto
 
     with pytest.raises(NotFound, match="no sample named"):
         load_sample(store, "iris")
+
+
+def test_samples_command_loads_them_once(cli):
+    first = cli("samples", "--json")
+    assert first.code == 0 and first.json() == {"added": list(SAMPLES)}
+    again = cli("samples")
+    assert again.code == 0 and "already loaded" in again.out

@@ -28,7 +28,7 @@ from studio.ingest.sniff import SAMPLE_BYTES, detect_encoding, looks_binary, sni
 from studio.schema import infer_schema
 
 __all__ = ["Table", "ImportOptions", "DEFAULT_MISSING_MARKERS", "read_table", "max_bytes",
-           "preflight", "check_size"]
+           "preflight", "check_size", "clean_header"]
 
 Progress = Callable[[float, str], None]
 
@@ -215,5 +215,3 @@ def _finish_warnings(frame: pd.DataFrame, report: dict, warnings: list[str]) -> 
         warnings.append("the table has a single column, so there are no features to learn "
                         "from: fine for a list, not for training")
 
-
-__all__ += ["clean_header"]

@@ -15,7 +15,6 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
-import numpy as np
 import pandas as pd
 
 from studio.errors import InvalidInput
@@ -371,5 +370,4 @@ def delimiter_name(delim: str) -> str:
     return DELIMITER_NAMES.get(delim, repr(delim))
 
 
-__all__ = ["Payload", "unwrap", "read_delimited", "read_xlsx", "read_parquet", "delimiter_name",
-           "np"]
+__all__ = ["Payload", "unwrap", "read_delimited", "read_xlsx", "read_parquet", "delimiter_name"]
