@@ -120,3 +120,8 @@ def page_test(page: str, timeout: float = 30):
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=timeout)
     at.switch_page(f"pages/{page}.py")
     return at
+
+
+# The real prediction service, one process shared by the tests that ask for `service`
+# (defined in tests/service_fixtures.py; session-scoped, so it must be registered here).
+from tests.service_fixtures import service  # noqa: E402,F401

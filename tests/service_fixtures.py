@@ -1,8 +1,8 @@
 """The real prediction service under uvicorn on a free loopback port, for tests.
 
-    from tests.service_fixtures import ServiceProcess, free_port, service  # noqa: F401
+    from tests.service_fixtures import ServiceProcess, free_port   # `service` is in conftest
 
-    def test_something(service):            # module-scoped: one process per test module
+    def test_something(service):            # session-scoped: one process for all tests
         version = register_test_model(service.store, name="m")
         publish(service.store, version, "m", actor="test")
         service.wait_ready("m")
@@ -118,9 +118,10 @@ class ServiceProcess:
         return self.proc.returncode
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def service(tmp_path_factory):
-    """One real service per test module, with its own store."""
+    """One real service for the test session, with its own store (tests use their own
+    model and endpoint names in it)."""
     svc = ServiceProcess.start(tmp_path_factory.mktemp("service") / "home")
     yield svc
     svc.stop()

@@ -10,13 +10,13 @@ from hypothesis import HealthCheck, given, settings
 
 from studio.endpoints import publish
 from tests.model_factory import register_test_model
-from tests.service_fixtures import service  # noqa: F401
+
 
 
 def test_generated_requests_never_get_a_server_error(service):  # noqa: F811
-    version = register_test_model(service.store, name="churn", algorithm="xgboost")
-    publish(service.store, version, "churn", actor="test")
-    service.wait_ready("churn")
+    version = register_test_model(service.store, name="schema-churn", algorithm="xgboost")
+    publish(service.store, version, "schema-churn", actor="test")
+    service.wait_ready("schema-churn")
     schema = schemathesis.openapi.from_url(f"{service.url}/openapi.json")
     operations = [result.ok() for result in schema.get_all_operations()]
     assert {op.path for op in operations} >= {"/ping", "/metrics", "/endpoints/{name}",
@@ -29,7 +29,7 @@ def test_generated_requests_never_get_a_server_error(service):  # noqa: F811
                   database=None)
         def check(case):
             if "name" in (case.path_parameters or {}) and len(calls) % 3:
-                case.path_parameters["name"] = "churn"  # mostly the real endpoint
+                case.path_parameters["name"] = "schema-churn"  # mostly the real endpoint
             response = case.call(timeout=10)
             calls.append(response.status_code)
             assert response.status_code < 500, (case.method, case.path, case.body,

@@ -11,7 +11,7 @@ from storage import serving as repo
 from studio.endpoints import create_api_key, history, publish, revoke_api_key, rollback, unpublish
 from studio.errors import IntegrityError
 from tests.model_factory import register_test_model, sample_records
-from tests.service_fixtures import ServiceProcess, service  # noqa: F401
+from tests.service_fixtures import ServiceProcess
 
 
 def test_swap_and_rollback_while_a_client_is_sending(service):  # noqa: F811
@@ -102,8 +102,9 @@ def test_api_keys_are_off_on_loopback_by_default(service):  # noqa: F811
     assert service.post("/endpoints/open/invocations", json=sample_records(1)).status_code == 200
 
 
-def test_api_keys_required(tmp_path):
-    svc = ServiceProcess.start(tmp_path / "home", STUDIO_REQUIRE_API_KEY="true")
+def test_api_keys_required_row_limit_and_clean_shutdown(tmp_path):
+    svc = ServiceProcess.start(tmp_path / "home", STUDIO_REQUIRE_API_KEY="true",
+                               STUDIO_MAX_REQUEST_ROWS="5")
     try:
         version = register_test_model(svc.store, name="secure", algorithm="logistic", seed=6)
         publish(svc.store, version, "secure", actor="test")
@@ -125,6 +126,10 @@ def test_api_keys_required(tmp_path):
         bearer = {"Authorization": f"Bearer {token}"}
         assert svc.post("/endpoints/secure/invocations", json=rows, headers=bearer).status_code == 200
         assert svc.get("/endpoints/secure").status_code == 401
+        r = svc.post("/endpoints/secure/invocations", json=sample_records(6), headers=headers)
+        assert r.status_code == 413 and "limit is 5" in r.json()["error"]
+        ids = [svc.post("/endpoints/secure/invocations", json=sample_records(1), headers=headers)
+               .json()["request_ids"][0] for _ in range(20)]
         revoke_api_key(svc.store, key.prefix)
         deadline = time.time() + 5
         while time.time() < deadline:
@@ -134,4 +139,9 @@ def test_api_keys_required(tmp_path):
             time.sleep(0.1)
         assert r.status_code == 401
     finally:
-        svc.stop()
+        code = svc.stop()
+    assert code in (0, -15), svc.log()  # uvicorn re-raises SIGTERM after a clean shutdown
+    assert "Application shutdown complete" in svc.log()
+    with svc.store.session() as session:  # a clean stop wrote every log row still in memory
+        logged = {r.request_id for r in repo.list_prediction_logs(session=session, endpoint="secure")}
+    assert set(ids) <= logged
