@@ -147,8 +147,8 @@ class RecipeTransformer(TransformerMixin, BaseEstimator):
             shown = ", ".join(missing[:10]) + (" …" if len(missing) > 10 else "")
             raise MissingColumns(f"the input lacks column(s) the recipe needs: {shown}")
         frame = frame[list(self.feature_names_in_)]
-        frame = pd.DataFrame({c: _conform(frame[c], self.dtypes_in_[c]) for c in frame.columns},
-                             index=frame.index)
+        for col in [c for c in frame.columns if frame[c].dtype != self.dtypes_in_[c]]:
+            frame[col] = _conform(frame[col], self.dtypes_in_[col])
         for step in self.steps_:
             frame = step.apply(frame)
         return frame
