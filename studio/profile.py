@@ -178,11 +178,12 @@ def _column_profile(entry: dict, series: pd.Series, sample: pd.Series, n: int) -
         out["top"] = top
         out["chart"] = {"kind": "bar", "labels": [str(t[0]) for t in top],
                         "counts": [t[1] for t in top], "other": other} if top else None
-        if series.dtype != bool:
-            lengths = sample.dropna().astype(str).str.len()
-            if len(lengths):
-                out["stats"] = {"mean_length": _r(lengths.mean(), 4),
-                                "max_length": int(lengths.max())}
+        if series.dtype != bool and len(counts):
+            # Lengths of the distinct values, weighted by how often each occurs.
+            lengths = pd.Series(counts.index.astype(str), dtype="str").str.len().to_numpy()
+            weights = counts.to_numpy()
+            out["stats"] = {"mean_length": _r((lengths * weights).sum() / weights.sum(), 4),
+                            "max_length": int(lengths.max())}
             mixed = _text_mixed(series, counts)
             if mixed:
                 out["mixed"] = mixed
@@ -243,13 +244,16 @@ def duplicate_columns(frame: pd.DataFrame, schema: list[dict]) -> list[tuple[str
         if len(names) < 2:
             continue
         by_hash: dict[bytes, list[str]] = {}
-        for c in names:  # a content hash per column: equal content, equal hash
-            hashed = pd.util.hash_pandas_object(frame[c], index=False).to_numpy()
+        for c in names:  # equal content has an equal hash of its first rows
+            hashed = pd.util.hash_pandas_object(frame[c].iloc[:10_000], index=False).to_numpy()
             by_hash.setdefault(hashlib.blake2b(hashed.tobytes()).digest(), []).append(c)
         for same in by_hash.values():
-            for b in same[1:]:
-                if frame[same[0]].equals(frame[b]):
-                    pairs.append((same[0], b))
+            matched: set[str] = set()
+            for i, a in enumerate(same):
+                for b in same[i + 1:]:
+                    if a not in matched and b not in matched and frame[a].equals(frame[b]):
+                        pairs.append((a, b))
+                        matched.add(b)
     return pairs
 
 
