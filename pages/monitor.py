@@ -1,7 +1,7 @@
 """Monitor: drift, data quality, traffic and model quality of an endpoint, with alerts.
 
 Reads stored check reports (the scheduler in the prediction service writes one
-every STUDIO_MONITOR_INTERVAL_S); "Run check now" and "Simulate traffic" start
+every STUDIO_MONITOR_INTERVAL_S); "Check now" and "Simulate traffic" start
 background jobs, so nothing heavy runs in this script.
 """
 from datetime import datetime, time as dtime, timedelta, timezone
@@ -14,7 +14,10 @@ from studio.errors import StudioError
 from studio.monitor import actions, alerts, charts, reports, rules
 from studio.monitor.windows import WINDOW_LABELS
 
-STATUS_ICON = {"ok": "🟢 ok", "warning": "🟠 warning", "alert": "🔴 alert", None: "–"}
+STATUS_WORD = {"ok": "OK", "warning": "WARNING", "alert": "ALERT", None: "–"}
+STATUS_BADGE = {"ok": "green", "warning": "orange", "alert": "red"}
+STATUS_CELL = {"ok": "background-color: #d1fae5", "warning": "background-color: #fef3c7",
+               "alert": "background-color: #fee2e2"}
 
 settings, store = context()
 st.title("Monitor")
@@ -24,6 +27,11 @@ st.title("Monitor")
 def _snapshot(home: str, report_id: int) -> dict:
     """A stored report never changes, so it is read once per report."""
     return reports.load_snapshot(store, reports.get_report(store, report_id))
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _columns(home: str, endpoint: str, model_version_id: int | None) -> list[str]:
+    return reports.input_columns(store, endpoint)
 
 
 def _ago(at: datetime) -> str:
@@ -86,7 +94,7 @@ if window == "custom":
 
 busy = bool(st.session_state.get(Keys.MONITOR_JOB))
 top[2].write("")
-if top[2].button("Run check now", icon=":material/refresh:", disabled=busy,
+if top[2].button("Check now", icon=":material/refresh:", disabled=busy,
                  help="Measure this window now (runs in the background)"):
     try:
         st.session_state[Keys.MONITOR_JOB] = actions.start_check(
@@ -96,14 +104,12 @@ if top[2].button("Run check now", icon=":material/refresh:", disabled=busy,
         show_error(exc)
 
 entry = next(e for e in endpoints if e["endpoint"] == endpoint)
-latest_any = reports.latest_report(store, endpoint)
-columns = list(_snapshot(str(settings.home), latest_any.id).get("features") or []) \
-    if latest_any else []
 with top[3].popover("Simulate traffic", icon=":material/play_arrow:", disabled=busy):
     st.caption("Send realistic requests to the live endpoint (the prediction service must be "
                "running), with feedback for a share of them; a check follows.")
     rows = st.number_input("Rows", 10, 20_000, 500, step=100, key="sim_rows")
-    drift_choices = ["(no drift)"] + [f["feature"] for f in columns]
+    drift_choices = ["(no drift)"] + _columns(str(settings.home), endpoint,
+                                              entry["model_version_id"])
     drift = st.selectbox("Shift one column", drift_choices, key="sim_drift",
                          help="Numbers move by 1.5 standard deviations; categories swap towards "
                               "their rarest value and some never-seen ones")
@@ -128,7 +134,7 @@ if window == "custom":
 if report is None:
     empty_state(f"No check of endpoint {endpoint} for the {WINDOW_LABELS[window]} yet. The "
                 f"prediction service checks every endpoint every {settings.monitor_interval_s} s; "
-                "press **Run check now** to measure it, or **Simulate traffic** to send some.")
+                "press **Check now** to measure it, or **Simulate traffic** to send some.")
 
 snap = _snapshot(str(settings.home), report.id)
 open_alerts = alerts.list_alerts(store, endpoint, open_only=True, limit=50)
@@ -143,7 +149,7 @@ if snap.get("note"):
 totals, quality = snap["traffic"]["totals"], snap["quality"]
 flagged = [f for f in snap["features"] if f["status"] != "ok"]
 cards = st.columns(6)
-cards[0].metric("Status", STATUS_ICON[snap["status"]])
+cards[0].metric("Status", STATUS_WORD[snap["status"]])
 cards[1].metric("Predictions", f"{snap['rows']['in_window']:,}")
 cards[2].metric("Drifting features", f"{len(flagged)} of {len(snap['features'])}")
 cards[3].metric("Error rate", "–" if totals["error_rate"] is None else
@@ -161,7 +167,7 @@ if open_alerts:
              f"Latest: {md_escape(open_alerts[0].message)}", icon=":material/notifications_active:")
 
 tabs = st.tabs(["Drift", "Drift over time", "Data quality", "Traffic", "Model quality",
-                f"Alerts ({len(open_alerts)})", "Rules"])
+                "Alerts", "Rules"])
 
 with tabs[0]:
     if not snap["features"]:
@@ -169,8 +175,8 @@ with tabs[0]:
     else:
         plot(charts.drift_scores(snap["features"]))
         table = pd.DataFrame(reports.features_rows(snap))
-        table["status"] = table["status"].map(STATUS_ICON)
-        st.dataframe(table, hide_index=True, width="stretch", column_config={
+        styled = table.style.map(lambda v: STATUS_CELL.get(v, ""), subset=["status"])
+        st.dataframe(styled, hide_index=True, width="stretch", column_config={
             "importance": st.column_config.ProgressColumn(
                 "importance", min_value=0.0, max_value=1.0, format="%.2f",
                 help="From the model card, scaled so the most important feature is 1"),
@@ -248,14 +254,16 @@ with tabs[4]:
 
 with tabs[5]:
     shown = alerts.list_alerts(store, endpoint, limit=100)
+    st.caption(f"{len(open_alerts)} open, {len(shown) - len(open_alerts)} acknowledged "
+               "(newest first).")
     if not shown:
         st.info("No alerts for this endpoint. Rules (next tab) decide when a check raises one.")
     for alert in shown:
         with st.container(border=True):
             head = st.columns([5, 1.2])
             rule_title = rules.TITLES.get((alert.evidence.get("rule") or {}).get("kind"), "rule")
-            head[0].markdown(f"**{STATUS_ICON[alert.severity]}** · {_ago(alert.at)} · "
-                             f"{md_escape(rule_title)}")
+            head[0].badge(STATUS_WORD[alert.severity], color=STATUS_BADGE[alert.severity])
+            head[0].markdown(f"**{md_escape(rule_title)}** · {_ago(alert.at)}")
             head[0].text(alert.message)
             if alert.acknowledged_at:
                 head[1].caption(f"acknowledged by {md_escape(alert.acknowledged_by)}, "

@@ -13,7 +13,6 @@ import numpy as np
 import pandas as pd
 
 from storage import monitoring as repo
-from storage.tables import Endpoint
 from studio.monitor.baseline import compute_baseline
 from studio.schema import infer_schema
 from tests.model_factory import _plain, build_pipeline, make_card, make_frame
@@ -39,8 +38,9 @@ def register_monitored_model(store, *, name="churn", endpoint="churn", task="bin
     baseline = compute_baseline(X, infer_schema(X), preds, task, classes, metrics)
     version = register_model(store, name=name, pipeline=pipeline, card=card, baseline=baseline)
     if with_endpoint:
-        with store.session() as session:
-            session.add(Endpoint(name=endpoint, model_version_id=version.id))
+        from studio.endpoints import publish
+
+        publish(store, version, endpoint, actor="test")
     return version, pipeline, frame
 
 

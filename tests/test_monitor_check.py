@@ -173,12 +173,10 @@ def test_drift_history_reads_report_rows(store, model):
 def test_unknown_endpoint_and_model_without_baseline(store):
     with pytest.raises(NotFound, match="endpoint 'nope' does not exist"):
         run_check(store, "nope")
-    from storage.tables import Endpoint
+    from studio.endpoints import publish
     from tests.model_factory import register_test_model
 
-    version = register_test_model(store, name="plain", n=200)
-    with store.session() as session:
-        session.add(Endpoint(name="plain", model_version_id=version.id))
+    publish(store, register_test_model(store, name="plain", n=200), "plain", actor="test")
     snap = run_check(store, "plain").snapshot
     assert snap["features"] == [] and "without a training baseline" in snap["note"]
     assert snap["status"] == "ok"

@@ -3,58 +3,29 @@ port), and the monitoring scheduler running inside that service."""
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
 import time
 
-import httpx
 import pytest
 
 from studio.monitor import alerts, reports
-from tests.conftest import ROOT
 from tests.monitor_support import register_monitored_model
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.service_fixtures import ServiceProcess
 
 
 @pytest.fixture
 def live_service(studio_home, store):
-    port = _free_port()
-    env = {**os.environ, "STUDIO_HOME": str(studio_home), "STUDIO_SERVICE_PORT": str(port),
-           "STUDIO_MONITOR_INTERVAL_S": "5", "STUDIO_LOG_FLUSH_S": "0.2"}
-    log = open(studio_home / "service-test.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "studio", "serve", "--port", str(port)],
-                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/ping", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert proc.poll() is None, (studio_home / "service-test.log").read_text()
-            assert time.monotonic() < deadline, "the service did not start"
-            time.sleep(0.2)
-        yield {"url": url, "port": port, "env": env}
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+    """The real service on a free loopback port, scheduling checks every 5 s."""
+    svc = ServiceProcess.start(studio_home, STUDIO_MONITOR_INTERVAL_S="5")
+    yield {"url": svc.url, "port": svc.port,
+           "env": {**os.environ, "STUDIO_HOME": str(studio_home),
+                   "STUDIO_SERVICE_PORT": str(svc.port)}, "service": svc}
+    svc.stop()
 
 
 def test_simulate_with_drift_shows_drift_and_an_alert_and_the_scheduler_runs(
         store, cli_proc, live_service):
     register_monitored_model(store, n=800)
+    live_service["service"].wait_ready("churn")
     # the scheduler inside the service checks the endpoint on its own
     deadline = time.monotonic() + 30
     while reports.latest_report(store, "churn") is None:

@@ -1,7 +1,7 @@
 """Plotly figures for the Monitor page (built from stored reports; no streamlit here)."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import plotly.graph_objects as go
 
@@ -68,6 +68,10 @@ def drift_over_time(history: list[dict], features: list[str]) -> go.Figure:
     _thresholds(fig)
     fig.update_layout(title="Drift score by check", height=380, yaxis_title="score",
                       legend=dict(orientation="h", y=-0.2))
+    times = [h["at"] for h in history]
+    if times and (max(times) - min(times)).total_seconds() < 600:
+        # one check (or a few close together): show them in a readable hour, not in µs ticks
+        fig.update_xaxes(range=[max(times) - timedelta(minutes=55), max(times) + timedelta(minutes=5)])
     return fig
 
 

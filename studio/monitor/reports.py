@@ -132,3 +132,19 @@ def issues_rows(snapshot: dict) -> list[dict]:
              "share": i["rate"], "≈ in window": i["estimated_rows"],
              "examples": " | ".join(i["examples"])}
             for i in (snapshot.get("data_quality") or {}).get("issues") or []]
+
+
+def input_columns(store: Store, endpoint: str) -> list[str]:
+    """The input columns of the model an endpoint serves (from its baseline), most
+    important first; empty when it serves nothing or has no baseline."""
+    from studio.monitor.check import _model_and_baseline
+    from studio.monitor.importance import feature_importance
+
+    version, baseline, _note = _model_and_baseline(store, endpoint)
+    if not baseline:
+        return []
+    columns = [c["name"] for c in baseline.get("columns") or []
+               if (baseline["features"].get(c["name"]) or {}).get("kind")
+               in ("numeric", "categorical", "text")]
+    importance = feature_importance(version.card if version else {}, columns)
+    return sorted(columns, key=lambda c: -importance.get(c, 0.0))
