@@ -125,7 +125,8 @@ with top[3].popover("Simulate traffic", icon=":material/play_arrow:", disabled=b
 
 if message := st.session_state.pop("monitor_job_error", None):
     st.error(message, icon=":material/error:")
-_follow_job()
+if busy:
+    _follow_job()
 
 report = None if window == "custom" else reports.latest_report(store, endpoint, window)
 if window == "custom":
