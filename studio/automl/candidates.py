@@ -41,7 +41,7 @@ def _space_linear(trial, task):
 def _space_forest(prefix):
     def space(trial, task):
         return {
-            "n_estimators": trial.suggest_int(f"{prefix}__n_estimators", 100, 500, log=True),
+            "n_estimators": trial.suggest_int(f"{prefix}__n_estimators", 50, 400, log=True),
             "max_features": trial.suggest_categorical(f"{prefix}__max_features",
                                                       ["sqrt", "0.3", "0.5", "0.7", "1.0"]),
             "min_samples_leaf": trial.suggest_int(f"{prefix}__min_samples_leaf", 1, 30, log=True),
@@ -107,10 +107,10 @@ def portfolio(task: str, algorithms: list[str]) -> list[dict]:
         ("xgb", {"learning_rate": 0.1, "max_depth": 6, "min_child_weight": 1.0, "subsample": 0.8,
                  "colsample_bytree": 0.8, "reg_lambda": 1.0, "reg_alpha": 1e-4}),
         ("linear", {"alpha": 1.0} if reg else {"C": 1.0}),
-        ("rf", {"n_estimators": 300, "max_features": "0.5" if reg else "sqrt",
+        ("rf", {"n_estimators": 200, "max_features": "0.5" if reg else "sqrt",
                 "min_samples_leaf": 1}),
-        ("et", {"n_estimators": 300, "max_features": "0.7" if reg else "sqrt",
-                "min_samples_leaf": 1}),
+        ("et", {"n_estimators": 200, "max_features": "0.7" if reg else "sqrt",
+                "min_samples_leaf": 2}),
         ("knn", {"n_neighbors": 15, "weights": "distance"}),
         ("xgb", {"learning_rate": 0.05, "max_depth": 4, "min_child_weight": 3.0, "subsample": 0.9,
                  "colsample_bytree": 0.6, "reg_lambda": 3.0, "reg_alpha": 1e-4}),
@@ -232,6 +232,8 @@ def fit_model(algo: str, model, Xt, y, *, sample_weight=None, deadline: float | 
     XGBoost stops early on an inner 10% split (and at the deadline); the number
     of trees it chose is returned so the final model uses it without a split.
     """
+    if algo in ("rf", "et"):
+        return _fit_forest(model, Xt, y, sample_weight, deadline)
     if algo not in ("xgb", "hgb"):
         if sample_weight is not None and algo in ("rf", "et", "linear", "dummy"):
             model.fit(Xt, y, sample_weight=sample_weight)
@@ -263,6 +265,26 @@ def fit_model(algo: str, model, Xt, y, *, sample_weight=None, deadline: float | 
     best = getattr(model, "best_iteration", None) if len(inner_val) else None
     model.set_params(callbacks=None)
     return {"n_estimators": int(best) + 1 if best is not None else int(model.n_estimators)}
+
+
+def _fit_forest(model, Xt, y, sample_weight, deadline: float | None) -> dict:
+    """Grow a forest in chunks so it stops (with the trees it has) at the deadline."""
+    total = int(model.n_estimators)
+    chunk = max(10, total // 8)
+    grown = 0
+    model.set_params(warm_start=True)
+    try:
+        while grown < total:
+            started = time.time()
+            grown = min(total, grown + chunk)
+            model.set_params(n_estimators=grown)
+            model.fit(Xt, y, sample_weight=sample_weight)
+            took = time.time() - started
+            if deadline is not None and time.time() + took > deadline:
+                break  # the next chunk would not finish in time
+    finally:
+        model.set_params(warm_start=False)
+    return {"n_estimators": grown}
 
 
 def inner_split(y: np.ndarray, *, seed: int, is_clf: bool, frac: float = 0.1
@@ -301,6 +323,10 @@ def final_params(algo: str, params: dict, fold_infos: list[dict], n_rows_ratio: 
         if counts:
             params["max_iter"] = max(10, int(np.mean(counts) * (1.0 + 0.1 * min(n_rows_ratio, 3))))
             params["early_stopping"] = False
+    if algo in ("rf", "et"):
+        counts = [i["n_estimators"] for i in fold_infos if "n_estimators" in i]
+        if counts:
+            params["n_estimators"] = max(10, int(np.mean(counts)))
     if algo == "xgb":
         counts = [i["n_estimators"] for i in fold_infos if "n_estimators" in i]
         if counts:

@@ -404,6 +404,8 @@ class Search:
                 if params["algorithm"] != "dummy":
                     study.enqueue_trial(params, skip_if_exists=True)
         skipped_in_a_row = 0
+        if "xgb" in self.algorithms:
+            import xgboost  # noqa: F401 - imported here, not inside the first trial's timing
         self.progress("search")
         if "dummy" in self.algorithms and not any(e.algorithm == "dummy" for e in self.entries.values()):
             self.run_one("dummy", {}, study=None, trial=None)

@@ -15,7 +15,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, TransformerMixin, clone
 
 PROBA_FLOOR = 1e-5
-DATE_PARTS = ("year", "month", "day", "dayofweek", "dayofyear", "hour", "minute")
+DATE_PARTS = ("year", "month", "day", "day_of_week", "day_of_year", "hour", "minute")
 
 
 def _frame(X) -> pd.DataFrame:
