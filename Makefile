@@ -43,3 +43,4 @@ test: setup browser postgres
 bench: setup
 	$(PY) -m pip install --quiet -r bench/requirements.txt
 	$(PY) bench/ingest.py
+	$(PY) bench/serve.py
