@@ -163,3 +163,17 @@ def test_a_version_without_an_uploaded_file_cannot_be_exported(store):
     root = datasets.save_version(store, name="made", frame=pd.DataFrame({"a": [1, 2]}))
     with pytest.raises(InvalidInput, match="not imported from a file"):
         export_script(store, root)
+
+
+def test_skipped_ragged_rows_and_trailing_delimiters(store, tmp_path):
+    lines = ["a,b,c,"] + [f"{i},x{i},{i / 4}," for i in range(40)]
+    lines[7] = "6,too,many,fields,here,"   # skipped by the import, so by the script too
+    lines[20] = "19,few,"
+    source = tmp_path / "ragged.csv"
+    source.write_text("\n".join(lines) + "\n")
+    root = datasets.import_file(store, source, name="ragged").version
+    assert root.import_report["skipped"]["ragged_rows"] == 2
+    made = apply_recipe(store, root, [{"kind": "formula", "column": "d", "expression": "a * c"}])
+    out = rebuilt(store, made, source, tmp_path)
+    pd.testing.assert_frame_equal(out, datasets.load_frame(store, made))
+    assert len(out) == 38

@@ -65,6 +65,8 @@ def source_plan(store: Store, root: DatasetVersionPublic) -> dict:
         "delimiter": report.get("delimiter", ","),
         "quoted": True,
         "trailing_delimiter": bool(report.get("trailing_delimiter", False)),
+        "ragged": bool({"ragged_rows", "unbalanced_quote_lines"}
+                       & set(report.get("skipped") or {})),
         "names": [],
         "columns": {str(c): str(frame[c].dtype) for c in frame.columns},
         "missing_markers": list(options.get("missing_markers") or DEFAULT_MISSING_MARKERS),

@@ -7,9 +7,10 @@ schema (see :func:`studio.recipes.export.source_plan`):
 
 ``format``
     ``text``, ``xlsx`` or ``parquet`` (compression layers are opened by content);
-``encoding``, ``delimiter``, ``quoted``, ``trailing_delimiter``
+``encoding``, ``delimiter``, ``quoted``, ``trailing_delimiter``, ``ragged``
     how the text is decoded and split (rows with the wrong number of fields
-    and blank lines are skipped, as the import did);
+    and blank lines are skipped, as the import did; ``ragged`` says it met
+    some);
 ``names``
     every column's cleaned name, in file order (header cleaning);
 ``columns``
@@ -105,9 +106,23 @@ def source_header(text, delimiter, quoted=True):
     return []
 
 
-def source_table(text, delimiter, names, quoted=True, trailing_delimiter=False):
+def source_table(text, delimiter, names, quoted=True, trailing_delimiter=False,
+                 ragged=False):
     """The data records as a frame of text; blank lines and rows with the wrong number of
-    fields are skipped, empty fields are missing."""
+    fields are skipped, empty fields are missing.
+
+    When the import met no malformed rows (``ragged`` false) pandas' C parser
+    reads the records; otherwise they are read one by one so exactly the rows
+    the import skipped are skipped.
+    """
+    if not ragged and not trailing_delimiter:
+        frame = pd.read_csv(io.StringIO(text), sep=delimiter, header=0, dtype="str",
+                            keep_default_na=False, na_values=[""], skip_blank_lines=True,
+                            quoting=csv.QUOTE_MINIMAL if quoted else csv.QUOTE_NONE,
+                            engine="c", low_memory=False)
+        if frame.shape[1] == len(names):
+            frame.columns = list(names)
+            return frame
     width = len(names) + (1 if trailing_delimiter else 0)
     records = source_records(text, delimiter, quoted)
     header_seen = False
@@ -132,8 +147,11 @@ def source_table(text, delimiter, names, quoted=True, trailing_delimiter=False):
 
 def source_clean_text(series, markers):
     """Text with control characters removed, spaces stripped, missing markers → missing."""
-    text = series.map(lambda v: v if v is None or isinstance(v, str) or (
-        isinstance(v, float) and np.isnan(v)) else str(v)).astype("str")
+    text = series
+    if series.dtype == object:
+        text = series.map(lambda v: v if v is None or isinstance(v, str) or (
+            isinstance(v, float) and np.isnan(v)) else str(v))
+    text = text.astype("str")
     text = text.str.replace(SOURCE_CONTROL, "", regex=True).str.strip()
     return text.mask(text.isin(list(markers)))
 
@@ -144,7 +162,7 @@ def source_numbers(text, decimal):
     out = pd.Series(np.nan, index=text.index, dtype="float64")
     present = text.notna().to_numpy(dtype=bool)
     plain = text.str.fullmatch(SOURCE_PLAIN).fillna(False).to_numpy(dtype=bool) & present
-    out[plain] = [float(v) for v in text[plain]]
+    out[plain] = pd.to_numeric(text[plain], errors="coerce").astype("float64").to_numpy()
     special = text.str.fullmatch(SOURCE_INFINITY).fillna(False).to_numpy(dtype=bool) & present
     out[special] = [float(v) for v in text[special]]
     rest = present & ~plain & ~special
@@ -163,7 +181,8 @@ def source_numbers(text, decimal):
         ok = tc
         converted = values[ok].str.replace(",", "", regex=False)
     if ok.any():
-        out[values.index[ok]] = [float(v) for v in converted]
+        out[values.index[ok]] = pd.to_numeric(converted, errors="coerce").astype(
+            "float64").to_numpy()
     return out
 
 
@@ -188,20 +207,35 @@ def source_dates(text, formats):
 
 
 def source_convert(series, dtype, plan):
-    """One column as the import typed it: ``dtype`` is the dtype it has in the dataset."""
+    """One column as the import typed it: ``dtype`` is the dtype it has in the dataset.
+
+    Each distinct value is cleaned and converted once, then mapped back onto
+    the rows, so a long column of few values costs little.
+    """
     if series.dtype != object and not pd.api.types.is_string_dtype(series):
         return series
-    text = source_clean_text(series, plan["missing_markers"])
+    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    distinct = source_convert_values(pd.Series(np.asarray(uniques, dtype=object),
+                                               dtype=object), dtype, plan)
+    values = pd.api.extensions.take(distinct.array, codes, allow_fill=True)
+    out = pd.Series(values, index=series.index, name=series.name)
+    if dtype.startswith("float") and plan["infinities"] == "clip":
+        finite = out[np.isfinite(out)]
+        if len(finite):
+            out = out.clip(finite.min(), finite.max())
+    return out
+
+
+def source_convert_values(values, dtype, plan):
+    """Distinct raw values cleaned and converted to ``dtype``'s kind."""
+    text = source_clean_text(values, plan["missing_markers"])
     if dtype == "bool":
         return text.map({**{w: True for w in SOURCE_TRUE}, **{w: False for w in SOURCE_FALSE}})
     if dtype.startswith(("float", "int", "uint")):
-        values = source_numbers(text, plan["decimal"])
-        finite = values[np.isfinite(values)]
+        numbers = source_numbers(text, plan["decimal"])
         if plan["infinities"] == "missing":
-            values = values.where(~np.isinf(values))
-        elif plan["infinities"] == "clip" and len(finite):
-            values = values.clip(finite.min(), finite.max())
-        return values
+            numbers = numbers.where(~np.isinf(numbers))
+        return numbers
     if dtype.startswith("datetime64"):
         return source_dates(text, plan["date_formats"])
     return text
@@ -214,7 +248,7 @@ def read_source(path, plan):
     if kind == "text":
         text = source_decode(data, plan["encoding"])
         frame = source_table(text, plan["delimiter"], plan["names"], plan["quoted"],
-                             plan["trailing_delimiter"])
+                             plan["trailing_delimiter"], plan.get("ragged", True))
     elif kind == "xlsx":
         raw = pd.read_excel(io.BytesIO(data), sheet_name=plan["sheet"], header=None,
                             dtype=object)
