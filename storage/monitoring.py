@@ -321,6 +321,18 @@ def feedback_for_requests(*, session: Session, endpoint: str,
     return found
 
 
+_FLOOR_OFFSET = 1_000_000
+
+
+def _floor_int(expr, sqlite: bool):
+    """floor(expr) as an integer. On SQLite, SQLAlchemy replaces the built-in floor() with a
+    Python function (slow on a million rows, and failing on NULL), so truncate instead, shifted
+    to make it a floor for values above -_FLOOR_OFFSET; PostgreSQL's CAST rounds, so floor()."""
+    if sqlite:
+        return cast(expr + _FLOOR_OFFSET, Integer) - _FLOOR_OFFSET
+    return cast(func.floor(expr), Integer)
+
+
 def traffic_histogram(*, session: Session, endpoint: str, start: float, end: float,
                       bucket_s: float) -> list[dict]:
     """Per time bucket and latency bin: rows, 4xx, 5xx.
@@ -328,11 +340,12 @@ def traffic_histogram(*, session: Session, endpoint: str, start: float, end: flo
     One pass over the window; ``bucket`` is ``floor(ts / bucket_s)`` and
     ``lat_bin`` is ``floor(ln(latency_ms) * LAT_BINS_PER_E)`` (None when no latency).
     """
-    bucket = cast(func.floor(PredictionLog.ts / bucket_s), Integer).label("bucket")
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    bucket = _floor_int(PredictionLog.ts / bucket_s, sqlite).label("bucket")
     # Latencies under 1 µs share the lowest bin; a row without latency has no bin.
     latency = case((PredictionLog.latency_ms > 0.001, PredictionLog.latency_ms),
                    (PredictionLog.latency_ms.is_not(None), 0.001), else_=None)
-    lat_bin = cast(func.floor(func.ln(latency) * LAT_BINS_PER_E), Integer).label("lat_bin")
+    lat_bin = _floor_int(func.ln(latency) * LAT_BINS_PER_E, sqlite).label("lat_bin")
     is_4xx = func.sum(case((and_(PredictionLog.status >= 400, PredictionLog.status < 500), 1),
                            else_=0))
     is_5xx = func.sum(case((PredictionLog.status >= 500, 1), else_=0))
