@@ -120,3 +120,18 @@ def test_run_check_now_starts_a_background_job(store):
     assert job_state(store, jobs[0].id).status == "succeeded"
     at = page_test("monitor").run()
     assert not at.exception and at.metric[0].value == "OK"
+
+
+def test_single_request_with_an_all_missing_column_renders(store):
+    version, pipeline, _ = register_monitored_model(store, n=300)
+    records, _ = fresh_records(1)
+    records[0]["cat_0"] = None
+    log_traffic(store, endpoint="churn", version=version, pipeline=pipeline, records=records)
+    run_check(store, "churn")
+    at = page_test("monitor").run()
+    assert not at.exception
+    assert at.metric[1].value == "1" and at.metric[0].value == "OK"
+    drift = at.dataframe[0].value
+    assert drift.loc[drift["feature"] == "cat_0", "missing"].item().endswith("→ 100.0%")
+    assert "too few to judge" in " ".join(drift["why"])
+    assert "No feedback in this window" in _texts(at)
