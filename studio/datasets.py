@@ -170,7 +170,7 @@ def write_parquet(store: Store, frame: pd.DataFrame) -> str:
     scratch = store.artifacts.scratch_path(".parquet")
     try:
         # index=None: a RangeIndex is stored as metadata, any other index as columns.
-        frame.to_parquet(scratch, index=None, compression="zstd")
+        frame.to_parquet(scratch, index=None, compression="snappy")
         return store.artifacts.move_in(scratch)
     except BaseException:
         scratch.unlink(missing_ok=True)

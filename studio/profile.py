@@ -87,19 +87,26 @@ def _histogram(values: np.ndarray) -> dict | None:
 
 def _numeric_profile(series: pd.Series, sample: pd.Series) -> tuple[dict, dict | None]:
     full = _numeric_values(series)
-    finite = full[np.isfinite(full)]
+    finite_mask = np.isfinite(full)
+    infinite = 0
+    if finite_mask.all():
+        finite = full  # the common case: no copy
+    else:
+        infinite = int(np.isinf(full).sum())
+        finite = full[finite_mask]
     stats: dict[str, Any] = {}
     if len(finite):
         stats.update(mean=_r(finite.mean()), std=_r(finite.std(ddof=1)) if len(finite) > 1
                      else 0.0, min=_r(finite.min()), max=_r(finite.max()),
-                     zeros=int((finite == 0).sum()), negatives=int((finite < 0).sum()))
+                     zeros=int(len(finite) - np.count_nonzero(finite)),
+                     negatives=int(np.count_nonzero(finite < 0)))
         part = _numeric_values(sample)
         part = part[np.isfinite(part)]
         if len(part):
             q = np.quantile(part, [0.05, 0.25, 0.5, 0.75, 0.95])
             stats.update(q05=_r(q[0]), q25=_r(q[1]), median=_r(q[2]), q75=_r(q[3]),
                          q95=_r(q[4]))
-    stats["infinite"] = int(np.isinf(full).sum())
+    stats["infinite"] = infinite
     return stats, _histogram(_numeric_values(sample))
 
 
