@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import math
+import warnings
 
 import pandas as pd
 import plotly.express as px
@@ -239,7 +240,10 @@ with tab_optuna:
             names = sorted({k for t in finished if t.params.get("algorithm") == pick
                             for k in t.params if k != "algorithm"})
             try:
-                plot(vis.plot_param_importances(study))
+                with warnings.catch_warnings():  # few trials per regime: said in the caption
+                    warnings.simplefilter("ignore")
+                    plot(vis.plot_param_importances(study))
+                st.caption("Importances are rough until there are many trials per model.")
             except (ValueError, RuntimeError, ZeroDivisionError) as exc:
                 st.caption(f"Parameter importances are not available yet ({exc}).")
             if names:

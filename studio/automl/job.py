@@ -98,7 +98,9 @@ def _run_search(ctx) -> dict:
     config = ctx.config
     started = time.time()
     before = ctx.progress_snapshot()
-    spent = float(before.get("elapsed_total_s") or 0.0) if ctx.job.attempts > 1 else 0.0
+    # a resumed search continues the clock of the attempts before (progress is flushed
+    # with every heartbeat, so a killed worker's time is known to within a few seconds)
+    spent = float(before.get("elapsed_s") or 0.0) if ctx.job.attempts > 1 else 0.0
     budget = float(config.get("time_budget_s") or service.DEFAULT_BUDGET_S)
     left = max(budget - spent, min(budget, 10.0) * 0.5)
     deadline = started + left

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import uuid
+import warnings
 from typing import Any
 
 import pandas as pd
@@ -283,8 +284,10 @@ def optuna_storage(settings: Settings):
         last = None
         for _ in range(5):  # two workers creating the tables at once: retry the loser
             try:
-                storage = optuna.storages.RDBStorage(url, engine_kwargs=kwargs,
-                                                     heartbeat_interval=5, grace_period=20)
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                    storage = optuna.storages.RDBStorage(url, engine_kwargs=kwargs,
+                                                         heartbeat_interval=5, grace_period=20)
                 break
             except Exception as exc:  # noqa: BLE001
                 last = exc

@@ -1,0 +1,52 @@
+"""The Experiments page (AppTest): history, paged leaderboard, charts, evaluation, actions."""
+from __future__ import annotations
+
+from storage import jobs as repo
+from studio.automl import service
+from studio.jobs import run_job, submit_job
+from tests.automl_data import multiclass_frame, save
+from tests.conftest import page_test
+
+
+def test_empty_history_points_to_train(store):
+    at = page_test("experiments").run()
+    assert not at.exception
+    assert any("No searches yet" in i.value for i in at.info)
+
+
+def test_a_finished_search_shows_trials_charts_and_its_model(settings, store):
+    save(store, "wine", multiclass_frame())
+    job = service.start_search(settings, store, dataset="wine", target="cultivar",
+                               max_trials=4, launch=False)
+    assert run_job(settings, job.id).status == "succeeded"
+    at = page_test("experiments").run()
+    assert not at.exception
+    assert any(f"Job {job.id}" in h.value for h in at.subheader)
+    frames = [d.value for d in at.dataframe]
+    board = next(f for f in frames if "CV score" in f.columns)
+    assert len(board) >= 4 and set(board["model"]) >= {"dummy", "hgb"}
+    assert len(at.get("plotly_chart")) >= 3  # score by model, score vs fit time, evaluation
+    assert any("Confusion" in str(c.proto.spec) or "ROC" in str(c.proto.spec)
+               for c in at.get("plotly_chart"))
+    at.toggle(key=f"exp_optuna_{job.id}").set_value(True).run()
+    assert not at.exception
+    assert any("Optimization History" in str(c.proto.spec) for c in at.get("plotly_chart"))
+
+
+def test_thousands_of_trials_are_paged(store):
+    job = submit_job(store, kind="search", config={"mode": "search", "task": "binary",
+                                                   "metric": "roc_auc", "dataset": "x:1",
+                                                   "target": "y"})
+    with store.session() as s:
+        for i in range(1200):
+            repo.add_trial(session=s, job_id=job.id, algorithm=("xgb", "rf", "linear")[i % 3],
+                           params={"i": i}, status="complete", score=i / 1200, fit_time_s=0.1)
+    at = page_test("experiments").run()
+    assert not at.exception
+    board = next(d.value for d in at.dataframe if "CV score" in d.value.columns)
+    assert len(board) == 25 and board["CV score"].iloc[0] > board["CV score"].iloc[-1]
+    assert any("1,200 trials match" in c.value for c in at.caption)
+    at.selectbox(key=f"exp_algo_{job.id}").set_value("rf").run()
+    board = next(d.value for d in at.dataframe if "CV score" in d.value.columns)
+    assert set(board["model"]) == {"rf"}
+    assert any("400 trials match" in c.value for c in at.caption)
