@@ -233,7 +233,8 @@ def render_warnings(warnings: list[dict], limit: int = 30) -> None:
         return
     for w in warnings[:limit]:
         icon = SEVERITY_ICON.get(w.get("severity", "warning"))
-        text = md_escape(w["message"])
+        message = str(w["message"])
+        text = md_escape(message[:1].upper() + message[1:])
         if w.get("severity") == "error":
             st.error(text, icon=icon)
         elif w.get("severity") == "info":
@@ -245,7 +246,7 @@ def render_warnings(warnings: list[dict], limit: int = 30) -> None:
 
 
 def render_overview(version, profile: dict) -> None:
-    c = st.columns(5)
+    c = st.columns(4)
     c[0].metric("Rows", f"{profile['rows']:,}")
     c[1].metric("Columns", f"{profile['cols']:,}")
     c[2].metric("Duplicate rows", f"{profile.get('duplicate_rows', 0):,}")
@@ -253,7 +254,6 @@ def render_overview(version, profile: dict) -> None:
     c[3].metric("Missing cells", f"{profile.get('missing_cells', 0):,}",
                 help=f"{profile.get('missing_cells', 0) / cells:.1%} of all cells" if cells
                 else None)
-    c[4].metric("Version", version.ref)
     if profile.get("blocked"):
         st.error(md_escape(profile["blocked"]), icon=":material/block:")
     if profile.get("sample"):
@@ -324,9 +324,11 @@ def render_columns(profile: dict) -> None:
     col = chunk[names.index(pick)]
     left, right = st.columns([2, 1])
     with left:
-        fig = _chart(col)
+        fig = _chart(col) if col["semantic"] != "identifier" else None
         if fig is not None:
             plot(fig, key=f"chart_{pick}")
+        elif col["semantic"] == "identifier":
+            st.caption("No chart for an ID column: nearly every value occurs once.")
         else:
             st.caption("No chart: the column has no values to count.")
     with right:
@@ -349,6 +351,7 @@ def render_correlation(profile: dict) -> None:
     labels = [_safe(c) for c in corr["columns"]]
     fig = go.Figure(go.Heatmap(z=corr["matrix"], x=labels, y=labels, zmin=-1, zmax=1,
                                colorscale="RdBu", reversescale=True,
+                               texttemplate="%{z:.2f}" if len(labels) <= 12 else None,
                                hovertemplate="%{y} × %{x}: %{z:.2f}<extra></extra>"))
     size = min(900, 200 + 22 * len(labels))
     fig.update_layout(height=size, xaxis=dict(type="category"), yaxis=dict(type="category",
