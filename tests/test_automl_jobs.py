@@ -152,3 +152,25 @@ def test_bad_searches_are_refused_before_anything_runs(settings, store):
     with pytest.raises(NotFound):
         service.start_search(settings, store, dataset="missing", target="x", launch=False)
     assert service.count_searches(store) == 0
+
+
+def test_a_recipe_version_trains_on_raw_columns_and_replays_its_steps(settings, store):
+    from studio.recipes import apply_recipe
+
+    save(store, "progress", regression_frame(150))
+    wrangled = apply_recipe(store, "progress:1", [
+        {"kind": "formula", "column": "bmi_x_bp", "expression": "bmi * bp"},
+    ])
+    job = service.start_search(settings, store, dataset=wrangled.ref, target="progression",
+                               max_trials=3, launch=False)
+    done = run_job(settings, job.id)
+    assert done.status == "succeeded", done.error
+    model = resolve_model_version(store, "progress")
+    card = model.card
+    names = [c["name"] for c in card["input_schema"]]
+    assert "bmi_x_bp" not in names and {"bmi", "bp"} <= set(names)  # raw columns only
+    assert card["lineage"]["recipe"] and card["lineage"]["dataset"] == wrangled.ref
+    pipeline = load_pipeline(store, model)
+    assert pipeline.steps[0][0] == "recipe"
+    raw = pd.DataFrame([card["example"]])
+    assert "bmi_x_bp" not in raw.columns and len(pipeline.predict(raw)) == 1
