@@ -405,3 +405,19 @@ def test_a_late_odd_value_beyond_the_first_block_does_not_fail(store, tmp_path):
     assert len(frame) == 600_002
     assert math.isnan(frame["a"].iloc[-2]) and frame["a"].iloc[-1] == 3.5
     assert np.issubdtype(frame["b"].dtype, np.integer)
+
+
+def test_old_mac_line_endings_and_a_missing_final_newline(store, tmp_path):
+    path = tmp_path / "mac.csv"
+    path.write_bytes(b"a,b\r1,2\r3,4")
+    frame = ds.load_frame(store, ds.import_file(store, path).version)
+    assert frame.to_dict("list") == {"a": [1, 3], "b": [2, 4]}
+
+
+def test_whole_numbers_too_long_for_a_float_stay_exact_text(store, tmp_path):
+    path = tmp_path / "cards.csv"
+    path.write_bytes(b"card,n\n4111111111111111111,1\n5500000000000004,2\n")
+    result = ds.import_file(store, path)
+    frame = ds.load_frame(store, result.version)
+    assert frame["card"].tolist() == ["4111111111111111111", "5500000000000004"]
+    assert "card" in result.report["kept_as_text"]

@@ -118,6 +118,11 @@ def _text_bytes(data: bytes, opts: ImportOptions, report: dict,
         data = data[lead:]
     if not data[:4096].strip(b" \t\r\n\x0b\x0c") and not data.strip(b" \t\r\n\x0b\x0c"):
         raise InvalidInput("the file is empty (it holds only spaces or blank lines)")
+    if b"\n" not in data[:SAMPLE_BYTES] and b"\r" in data[:SAMPLE_BYTES]:
+        data = data.replace(b"\r", b"\n")  # old Mac line endings
+        report["line_endings"] = "CR (old Mac)"
+    if not data.endswith(b"\n"):
+        data += b"\n"  # a last line without its newline (or a header alone)
     return data, data[:SAMPLE_BYTES].decode("utf-8", "ignore")
 
 

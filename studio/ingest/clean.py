@@ -229,7 +229,11 @@ class ColumnCleaner:
         values = stripped[live]
         if live_cells == 0:
             return pd.Series(np.nan, index=series.index, name=series.name, dtype="float64")
-        if not keep_text:
+        if keep_text:
+            self.report.setdefault("kept_as_text", {})[name] = (
+                "codes with leading zeros or whole numbers too long for a number type; kept "
+                "exactly as written")
+        else:
             converted = self._numbers(name, values, counts[live], live_cells, codes, series,
                                       live)
             if converted is not None:
@@ -251,6 +255,12 @@ class ColumnCleaner:
                      series.name, "str")
 
     def _numbers(self, name, values, live_counts, live_cells, codes, series, live):
+        long = values.str.fullmatch(r"[-+]?\d{19,}").fillna(False)
+        if long.any():
+            self.report.setdefault("kept_as_text", {})[name] = (
+                f"whole numbers too long to keep exactly as numbers, such as "
+                f"'{values[long].iloc[0]}' (IDs or codes)")
+            return None
         if values.str.fullmatch(_LEADING_ZERO).fillna(False).any():
             example = values[values.str.fullmatch(_LEADING_ZERO).fillna(False)].iloc[0]
             self.report.setdefault("kept_as_text", {})[name] = (

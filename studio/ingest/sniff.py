@@ -190,6 +190,7 @@ _DEC_COMMA = re.compile(r"^\s*[-+]?\d+,\d+\s*$")
 _DEC_COMMA_THOUSANDS = re.compile(r"^\s*[-+]?\d{1,3}(\.\d{3})+(,\d+)?\s*$")
 _DEC_DOT = re.compile(r"^\s*[-+]?\d*\.\d+([eE][-+]?\d+)?\s*$")
 _LEADING_ZERO = re.compile(r"^[-+]?0\d+$")
+_LONG_INTEGER = re.compile(r"^[-+]?\d{19,}$")
 
 
 def sniff_dialect(sample: str, forced_delimiter: str | None = None,
@@ -233,7 +234,9 @@ def sniff_dialect(sample: str, forced_delimiter: str | None = None,
     _decimal(dialect, body, forced_decimal)
     width = len(dialect.header)
     for j in range(width):
-        if any(len(r) > j and _LEADING_ZERO.match(r[j].strip()) for r in body):
+        # Codes with leading zeros, and whole numbers too long for a float, stay text.
+        if any(len(r) > j and (_LEADING_ZERO.match(r[j].strip()) or _LONG_INTEGER.match(
+                r[j].strip())) for r in body):
             dialect.leading_zero_columns.append(j)
     return dialect
 
