@@ -44,7 +44,7 @@ def step_preview(_frame, key: str, step_json: str):
 
 
 @st.cache_data(show_spinner=False, max_entries=4)
-def script_text(_store, _version, version_id: int, steps_json: str) -> str:
+def script_text(_store, _version, store_home: str, version_id: int, steps_json: str) -> str:
     return recipes.export_script(_store, _version, steps=json.loads(steps_json) or None)
 
 
@@ -195,7 +195,8 @@ with recipe_col:
                            file_name=f"{version.dataset}_recipe.json", mime="application/json",
                            icon=":material/data_object:", key="wrangle_json")
     try:
-        script = script_text(STORE, version, version.id, "[]" if failing else steps_json)
+        script = script_text(STORE, version, str(STORE.home), version.id,
+                             "[]" if failing else steps_json)
     except StudioError as exc:
         st.caption(md_escape(f"No script: {exc}"))
     else:

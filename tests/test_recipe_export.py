@@ -33,7 +33,7 @@ def rebuilt(store, version, source, tmp_path):
                 if isinstance(n, ast.Import)}
     imported |= {n.module.split(".")[0] for n in ast.walk(ast.parse(script))
                  if isinstance(n, ast.ImportFrom) and n.module}
-    assert imported <= {"argparse", "ast", "bz2", "csv", "gzip", "io", "lzma", "operator", "re",
+    assert imported <= {"argparse", "ast", "bz2", "csv", "gzip", "io", "lzma", "operator",
                         "sys", "zipfile", "numpy", "pandas"}
     proc, out = run_script(script, source, tmp_path)
     assert proc.returncode == 0, proc.stderr

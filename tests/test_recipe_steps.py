@@ -294,7 +294,8 @@ def test_clean_text(frame):
 # --- recipes --------------------------------------------------------------------------
 
 def test_fit_recipe_reports_the_failing_step(frame):
-    with pytest.raises(InvalidInput, match=r"step 2 \(Standardise: age\): column 'age' is not in the data"):
+    with pytest.raises(InvalidInput,
+                       match=r"step 2 \(Standardise: age\): column 'age' is not in the data"):
         fit_recipe(frame, [{"kind": "drop_columns", "columns": ["age"]},
                            {"kind": "scale", "columns": ["age"]}])
 

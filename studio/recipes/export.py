@@ -243,7 +243,6 @@ import gzip
 import io
 import lzma
 import operator
-import re
 import sys
 import zipfile
 

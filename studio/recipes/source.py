@@ -26,7 +26,6 @@ import csv
 import gzip
 import io
 import lzma
-import re
 import zipfile
 
 import numpy as np

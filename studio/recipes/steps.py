@@ -402,8 +402,9 @@ class Impute(_ColumnsStep):
                 finite = _finite(series)
                 value = None if finite.empty else float(getattr(finite, self.strategy)())
             if value is None:
-                raise InvalidInput(f"'{col}' has no values to learn a {self.strategy.replace('_', ' ')} "
-                                   "from; fill it with a constant or drop it")
+                what = self.strategy.replace("_", " ")
+                raise InvalidInput(f"'{col}' has no values to learn a {what} from; fill it "
+                                   "with a constant or drop it")
             fill[col] = value
         indicators = None
         if self.indicator:
@@ -952,7 +953,8 @@ class CleanText(_ColumnsStep):
     collapse_spaces: bool = False
     empty_as_missing: bool = False
     TITLE: ClassVar[str] = "Clean text"
-    HELP: ClassVar[str] = "Trim spaces, lowercase, collapse repeated spaces, empty text → missing."
+    HELP: ClassVar[str] = ("Trim spaces, lowercase, collapse repeated spaces, empty text → "
+                           "missing.")
 
     def describe(self) -> str:
         what = [w for w, on in (("trim", self.trim), ("lowercase", self.lower),

@@ -51,8 +51,11 @@ def apply_recipe(store: Store, version: DatasetVersionPublic | str, steps: list,
                                  recipe=steps_to_json(fitted), note=note)
 
 
+Chain = list[tuple[DatasetVersionPublic, list[StepBase]]]
+
+
 def recipe_chain(store: Store, version: DatasetVersionPublic | str
-                 ) -> tuple[DatasetVersionPublic, list[tuple[DatasetVersionPublic, list[StepBase]]]]:
+                 ) -> tuple[DatasetVersionPublic, Chain]:
     """(root import, [(derived version, its fitted steps), …]) from root to ``version``."""
     version = _version(store, version)
     chain = datasets.lineage(store, version)
