@@ -21,8 +21,8 @@ def pending_frame(_store, _version, data_sha: str, steps_json: str):
     """The version's data after the pending steps, and one line per step."""
     frame = datasets.load_frame(_store, _version)
     rows = []
-    for i, step in enumerate(json.loads(steps_json), 1):
-        if rows and rows[-1]["error"]:
+    for step in json.loads(steps_json):
+        if rows and (rows[-1]["error"] or rows[-1]["skipped"]):
             rows.append({"summary": "", "error": "", "skipped": True, "fitted": None})
             continue
         try:
@@ -116,12 +116,14 @@ number = right.selectbox("Version", numbers, key=f"wrangle_version_{name}",
                          and int(wanted) in numbers else 0)
 version = next(v for v in versions if v.version == number)
 st.session_state[Keys.DATASET] = version.ref
-if version.parent_id is not None and version.recipe:
-    st.caption(f"Made by a recipe of {len(version.recipe)} step(s) from an earlier version.")
+if version.parent_id is not None:
+    parent = datasets.get_version_by_id(STORE, version.parent_id)
+    st.caption(md_escape(f"Made from {parent.ref} by a recipe of "
+                         f"{len(version.recipe or [])} step(s)."))
 
 if st.session_state.get(APPLIED):
     made = st.session_state.pop(APPLIED)
-    st.success(f"Saved the new version {made}.", icon=":material/check_circle:")
+    st.success(f"Saved the new version {md_escape(made)}.", icon=":material/check_circle:")
     st.page_link("pages/data.py", label=f"Open {made} on the Datasets page",
                  icon=":material/arrow_forward:")
 
@@ -137,7 +139,8 @@ recipe_col, builder_col = st.columns([2, 3], gap="large")
 
 with recipe_col:
     st.subheader("Recipe")
-    st.caption(f"Starts from {version.ref}: {version.rows:,} rows × {version.cols} columns.")
+    st.caption(md_escape(f"Starts from {version.ref}: ") + f"{version.rows:,} rows × "
+               f"{version.cols} columns.")
     if not steps:
         st.info("No steps yet. Choose a step on the right, check its preview, and add it.",
                 icon=":material/playlist_add:")

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, reject, settings
 from hypothesis import strategies as st
 
 from studio.errors import InvalidInput
-from studio.recipes import STEP_TYPES, fit_recipe, replay, step_from_json, steps_from_json, to_json
+from studio.recipes import STEP_TYPES, StepBase, fit_recipe, replay, step_from_json, steps_from_json, to_json
 
 
 @pytest.fixture
@@ -313,6 +313,10 @@ def test_every_kind_has_a_title_help_and_round_trips():
     assert len(STEP_TYPES) >= 15
     for kind, cls in STEP_TYPES.items():
         assert cls.TITLE and cls.HELP, kind
+    step = StepBase.from_json('{"kind": "scale", "columns": ["x"]}')
+    assert STEP_TYPES["scale"].from_json(step.to_json()) == step
+    with pytest.raises(InvalidInput, match="expected a 'impute' step, got 'scale'"):
+        STEP_TYPES["impute"].from_json(step.to_json())
 
 
 # --- properties -----------------------------------------------------------------------

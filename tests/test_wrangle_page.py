@@ -99,6 +99,7 @@ def test_build_preview_reorder_apply(store, tmp_path):
     assert at.session_state[DATASET] == "people:2" and at.session_state[RECIPE] == []
     assert at.selectbox(key="wrangle_version_people").value == 2
     assert any("Saved the new version people:2" in s.value for s in at.success)
+    assert any("Made from people:1 by a recipe of 2 step" in t for t in texts(at))
     assert any("people:2" in link.label for link in at.page_link)
 
 

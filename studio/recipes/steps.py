@@ -207,6 +207,15 @@ class StepBase(BaseModel):
         return self.model_copy(update={"columns": cols}, deep=True)
 
     # -- JSON --
+    @classmethod
+    def from_json(cls, data: Any) -> "StepBase":
+        """A step of any kind from its JSON (dict or text); raises InvalidInput."""
+        step = step_from_json(data)
+        if cls is not StepBase and not isinstance(step, cls):
+            raise InvalidInput(f"expected a '{cls.model_fields['kind'].default}' step, "
+                               f"got '{step.kind}'")
+        return step
+
     def to_json(self) -> dict:
         data = self.model_dump(mode="json")
         return {"kind": data.pop("kind"), **data}
