@@ -106,7 +106,7 @@ def _finish_import(task: dict) -> None:
     st.session_state.pop("import_task", None)
     exc = task["future"].exception()
     if exc is not None:
-        st.status(f"Import of {task['file']} refused", state="error")
+        st.status(f"Import of {md_escape(task['file'])} refused", state="error")
         if isinstance(exc, StudioError):
             show_error(exc)
         else:
@@ -141,7 +141,7 @@ def render_import_task() -> None:
         if task["future"].done():
             st.rerun()
 
-    with st.status(f"Importing {task['file']}", expanded=True):
+    with st.status(f"Importing {md_escape(task['file'])}", expanded=True):
         watch()
 
 
