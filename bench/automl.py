@@ -70,12 +70,25 @@ def _split(frame, target, task, seed=0):
     return frame.iloc[train].reset_index(drop=True), frame.iloc[test].reset_index(drop=True)
 
 
-def _load(data_dir: Path, file: str, target: str, task: str, drop: list[str]):
+def _load(data_dir: Path, file: str, target: str, task: str, drop: list[str],
+          studio_import: bool = False):
+    """The same rows and split for both systems; the studio reads the file with its own
+    import (as its users do: numbers stored as text, sentinels), FLAML with pandas."""
     import pandas as pd
 
     frame = pd.read_csv(data_dir / file)
+    keep = frame[target].notna().to_numpy()
+    if studio_import:
+        from studio.ingest import read_table
+
+        imported = read_table(data_dir / file).frame
+        if len(imported) != len(frame):
+            raise SystemExit(f"{file}: the studio's import read {len(imported)} rows, pandas "
+                             f"{len(frame)}; the split would differ")
+        imported.columns = frame.columns
+        frame = imported
     frame = frame.drop(columns=[c for c in drop if c in frame.columns])
-    frame = frame[frame[target].notna()].reset_index(drop=True)
+    frame = frame[keep].reset_index(drop=True)
     return _split(frame, target, task)
 
 
@@ -109,7 +122,8 @@ def run_studio(train, test, target, task, budget, cores) -> dict:
     plan = plan_problem(train, schema, target, task=task)
     plan.raise_if_blocked()
     X, y = apply_plan(train.drop(columns=[target]), train[target], plan)
-    search = Search(X, y, plan, SearchConfig(time_budget_s=budget, seed=0, n_jobs=cores),
+    # n_jobs=0: the studio picks its threads (up to every core, fewer when the machine is busy)
+    search = Search(X, y, plan, SearchConfig(time_budget_s=budget, seed=0, n_jobs=0),
                     schema=schema, deadline=started + budget)
     search.run()
     chosen = search.select_ensemble() or search.best
@@ -158,7 +172,8 @@ def run_flaml(train, test, target, task, budget, cores) -> dict:
 def child(args) -> None:
     spec = next(d for d in DATASETS if _name(d[0]) == args.dataset)
     file, target, task, drop = spec
-    train, test = _load(Path(args.data_dir), file, target, task, drop)
+    train, test = _load(Path(args.data_dir), file, target, task, drop,
+                        studio_import=args.child == "studio")
     runner = run_studio if args.child == "studio" else run_flaml
     out = runner(train, test, target, task, args.budget, args.cores)
     out.update(dataset=args.dataset, system=args.child, task=task, rows=len(train) + len(test),

@@ -171,10 +171,11 @@ def test_regression_search_derives_date_parts_and_reports_residuals():
 def test_time_budget_is_kept_with_final_fit():
     frame = binary_frame()
     started = time.time()
-    search, _, final = _search(frame, "diagnosis", budget=5, trials=None)
+    search, _, final = _search(frame, "diagnosis", budget=8, trials=None)
     elapsed = time.time() - started
-    # the engine's own deadline: the whole job within the budget + 10% (+1 s of Python start-up)
-    assert elapsed <= 5 * 1.1 + 1.0, elapsed
+    # the whole search, final fit included, within the budget + 10% (+1.5 s for planning and
+    # the machine being shared: this checks the engine's deadline logic, not its speed)
+    assert elapsed <= 8 * 1.1 + 1.5, elapsed
     assert search.n_done >= 1 and final.pipeline is not None
 
 

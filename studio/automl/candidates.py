@@ -213,27 +213,27 @@ def few_threads(n_jobs: int):
 
 
 class _Deadline:
-    """XGBoost callback: stop adding trees when the wall-clock deadline passes."""
+    """XGBoost callback: stop adding trees at the deadline or when the job is cancelled."""
 
-    def __new__(cls, deadline: float):
+    def __new__(cls, deadline: float | None, stop: Callable[[], bool] | None = None):
         import xgboost as xgb
 
         class Deadline(xgb.callback.TrainingCallback):
             def after_iteration(self, model, epoch, evals_log):
-                return time.time() > deadline
+                return bool((deadline is not None and time.time() > deadline) or (stop and stop()))
 
         return Deadline()
 
 
 def fit_model(algo: str, model, Xt, y, *, sample_weight=None, deadline: float | None = None,
-              seed: int = 0) -> dict:
+              seed: int = 0, stop: Callable[[], bool] | None = None) -> dict:
     """Fit ``model`` on preprocessed data; returns facts for the final refit.
 
     XGBoost stops early on an inner 10% split (and at the deadline); the number
     of trees it chose is returned so the final model uses it without a split.
     """
     if algo in ("rf", "et"):
-        return _fit_forest(model, Xt, y, sample_weight, deadline)
+        return _fit_forest(model, Xt, y, sample_weight, deadline, stop)
     if algo not in ("xgb", "hgb"):
         if sample_weight is not None and algo in ("rf", "et", "linear", "dummy"):
             model.fit(Xt, y, sample_weight=sample_weight)
@@ -254,7 +254,7 @@ def fit_model(algo: str, model, Xt, y, *, sample_weight=None, deadline: float | 
             model.set_params(early_stopping=False, max_iter=min(model.max_iter, 200))
         model.fit(Xt[inner_fit], y[inner_fit], sample_weight=sw, **kwargs)
         return {"n_iter": int(model.n_iter_)}
-    callbacks = [_Deadline(deadline)] if deadline else None
+    callbacks = [_Deadline(deadline, stop)] if deadline or stop else None
     if len(inner_val):
         model.set_params(early_stopping_rounds=50, callbacks=callbacks)
         model.fit(Xt[inner_fit], y[inner_fit], sample_weight=sw,
@@ -267,7 +267,8 @@ def fit_model(algo: str, model, Xt, y, *, sample_weight=None, deadline: float | 
     return {"n_estimators": int(best) + 1 if best is not None else int(model.n_estimators)}
 
 
-def _fit_forest(model, Xt, y, sample_weight, deadline: float | None) -> dict:
+def _fit_forest(model, Xt, y, sample_weight, deadline: float | None,
+                stop: Callable[[], bool] | None = None) -> dict:
     """Grow a forest in chunks so it stops (with the trees it has) at the deadline."""
     total = int(model.n_estimators)
     chunk = max(10, total // 8)
@@ -282,6 +283,8 @@ def _fit_forest(model, Xt, y, sample_weight, deadline: float | None) -> dict:
             took = time.time() - started
             if deadline is not None and time.time() + took > deadline:
                 break  # the next chunk would not finish in time
+            if stop is not None and stop():
+                break
     finally:
         model.set_params(warm_start=False)
     return {"n_estimators": grown}

@@ -274,6 +274,9 @@ class Search:
 
     # --- one configuration ------------------------------------------------------------
 
+    def _stop(self) -> bool:
+        return bool(getattr(self.hooks, "cancelled", False))
+
     def _fold_estimate(self, algo: str) -> float:
         return self.algo_fold_time.get(algo, 0.0)
 
@@ -302,7 +305,8 @@ class Search:
                 warnings.simplefilter("ignore")
                 if self.task == "regression":
                     info = cands.fit_model(algo, model, Xtr, ytr, sample_weight=weights,
-                                           deadline=search_deadline + 1.0, seed=self.seed)
+                                           deadline=search_deadline + 1.0, seed=self.seed,
+                                           stop=self._stop)
                     fit_s = time.time() - started
                     t0 = time.time()
                     pred = np.asarray(model.predict(Xva), dtype="float64").reshape(-1, 1)
@@ -319,12 +323,14 @@ class Search:
                         pred[:, present[0]] = 1.0
                     else:
                         info = cands.fit_model(algo, model, Xtr, local, sample_weight=weights,
-                                               deadline=search_deadline + 1.0, seed=self.seed)
+                                               deadline=search_deadline + 1.0, seed=self.seed,
+                                           stop=self._stop)
                         fit_s = time.time() - started
                         t0 = time.time()
                         pred = np.zeros((len(va), k))
                         pred[:, present] = model.predict_proba(Xva)
                     pred = pred * (1.0 - PROBA_FLOOR * k) + PROBA_FLOOR
+            self.hooks.check_cancel()  # a fit cut short by a cancel must not count as a result
             predict_total += time.time() - t0
             predicted += len(va)
             fit_total += fit_s + prep_s
@@ -848,7 +854,7 @@ def _weight_param(pipeline) -> str:
     return f"{pipeline.steps[-1][0]}__sample_weight"
 
 
-def _latency_ms(pipeline, row: pd.DataFrame, repeats: int = 15) -> float:
+def _latency_ms(pipeline, row: pd.DataFrame, repeats: int = 7) -> float:
     if not len(row):
         return 0.0
     predict = pipeline.predict
