@@ -50,3 +50,29 @@ def test_thousands_of_trials_are_paged(store):
     board = next(d.value for d in at.dataframe if "CV score" in d.value.columns)
     assert set(board["model"]) == {"rf"}
     assert any("400 trials match" in c.value for c in at.caption)
+
+
+def test_rerun_starts_the_same_search_again(settings, store):
+    import time
+
+    from studio.jobs import refresh_job_statuses
+
+    save(store, "wine", multiclass_frame())
+    job = service.start_search(settings, store, dataset="wine", target="cultivar",
+                               max_trials=2, seed=7, launch=False)
+    assert run_job(settings, job.id).status == "succeeded"
+    at = page_test("experiments").run()
+    next(b for b in at.button if b.label == "Start the same search").click().run()
+    assert not at.exception
+    jobs = service.list_searches(store)
+    assert len(jobs) == 2
+    again = jobs[0]
+    assert again.id != job.id and again.config["seed"] == 7 and again.config["max_trials"] == 2
+    assert again.config["target"] == "cultivar" and again.study_name != job.study_name
+    deadline = time.time() + 90
+    while time.time() < deadline:
+        refresh_job_statuses(store)
+        if service.get_search(store, again.id).status not in ("queued", "running"):
+            break
+        time.sleep(0.3)
+    assert service.get_search(store, again.id).status == "succeeded"
