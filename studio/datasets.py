@@ -165,12 +165,26 @@ def _parquet_ready(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def write_parquet(store: Store, frame: pd.DataFrame) -> str:
-    """Write ``frame`` as a Parquet artifact; returns its sha256."""
+def write_parquet(store: Store, frame: pd.DataFrame, schema: list[dict] | None = None) -> str:
+    """Write ``frame`` as a Parquet artifact; returns its sha256.
+
+    Dictionary encoding only for columns with repeated values (from ``schema``'s
+    distinct counts): it shrinks categories and costs time on unique numbers.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     scratch = store.artifacts.scratch_path(".parquet")
     try:
-        # index=None: a RangeIndex is stored as metadata, any other index as columns.
-        frame.to_parquet(scratch, index=None, compression="snappy")
+        # preserve_index=None: a RangeIndex is stored as metadata, any other index as columns.
+        table = pa.Table.from_pandas(frame, preserve_index=None)
+        use_dictionary: bool | list[str] = True
+        if schema is not None and len(frame):
+            limit = max(1000, len(frame) // 10)
+            use_dictionary = [e["name"] for e in schema if e.get("distinct", 0) <= limit
+                              and e["name"] in table.column_names] or False
+        pq.write_table(table, scratch, compression="snappy", use_dictionary=use_dictionary)
+        del table
         return store.artifacts.move_in(scratch)
     except BaseException:
         scratch.unlink(missing_ok=True)
@@ -198,7 +212,7 @@ def save_version(
     profile_sha = None
     with ThreadPoolExecutor(1) as pool:
         # pyarrow releases the GIL while encoding: the profile's JSON is written meanwhile.
-        written = pool.submit(write_parquet, store, frame)
+        written = pool.submit(write_parquet, store, frame, schema)
         if profile is not None:
             built = profile() if callable(profile) else profile
             profile_sha = _put_profile(store, {**built, "targets": {}})
@@ -306,15 +320,18 @@ def import_file(store: Store, path: str | Path, *, name: str | None = None,
     dataset_name = validate_name(name, "dataset name") if name else suggest_name(shown)
     options = ImportOptions.from_any(options)
     preflight(path, options)
+    data = path.read_bytes()
     with ThreadPoolExecutor(1) as pool:
-        # The original file is kept (so a recipe can replay from it); copying and
-        # hashing it overlaps with parsing, which releases the GIL.
-        source = pool.submit(store.artifacts.put_file, path)
+        # The original file is kept (so a recipe can replay from it); hashing and writing
+        # it overlaps with parsing (both release the GIL).
+        source = pool.submit(store.artifacts.put_bytes, data)
         try:
-            table = read_table(path, options=options, progress=progress)
+            table = read_table(path, options=options, progress=progress, data=data)
         except BaseException:
             _discard(store, source)
             raise
+        finally:
+            del data
         source_sha = source.result()
     try:
         built = None
@@ -322,7 +339,8 @@ def import_file(store: Store, path: str | Path, *, name: str | None = None,
             from studio import profile as profiling
 
             def built():
-                return profiling.build_profile(table.frame, table.schema, table.report)
+                return profiling.build_profile(table.frame, table.schema, table.report,
+                                               counts=table.counts)
         if progress:
             progress(0.85, "saving the dataset version" + (" and profiling it" if profile
                                                             else ""))

@@ -153,7 +153,8 @@ def _text_mixed(series: pd.Series, counts: pd.Series) -> dict | None:
     return None
 
 
-def _column_profile(entry: dict, series: pd.Series, sample: pd.Series, n: int) -> dict:
+def _column_profile(entry: dict, series: pd.Series, sample: pd.Series, n: int,
+                    counts: pd.Series | None = None) -> dict:
     out = dict(entry)
     out["missing_pct"] = _r(100 * entry["missing"] / n, 4) if n else 0.0
     semantic = entry["semantic"]
@@ -180,7 +181,8 @@ def _column_profile(entry: dict, series: pd.Series, sample: pd.Series, n: int) -
             warnings.append(_warning("infinities", f"'{name}' holds {out['stats']['infinite']:,} "
                                      "infinite values", column=name))
     else:
-        counts = series.value_counts(dropna=True)
+        if counts is None:
+            counts = series.value_counts(dropna=True)
         top, other = _top_values(counts)
         out["top"] = top
         out["chart"] = {"kind": "bar", "labels": [str(t[0]) for t in top],
@@ -290,8 +292,10 @@ def _sample(frame: pd.DataFrame) -> tuple[pd.DataFrame, bool]:
 
 
 def build_profile(frame: pd.DataFrame, schema: list[dict],
-                  import_report: dict | None = None) -> dict:
-    """The profile of ``frame`` (see the module docstring)."""
+                  import_report: dict | None = None, counts: dict | None = None) -> dict:
+    """The profile of ``frame`` (see the module docstring). ``counts``: value counts
+    already computed for some columns (the import has them for text columns)."""
+    counts = counts or {}
     started = time.perf_counter()
     n, m = frame.shape
     profile: dict[str, Any] = {"format": PROFILE_FORMAT, "rows": int(n), "cols": int(m),
@@ -317,7 +321,8 @@ def build_profile(frame: pd.DataFrame, schema: list[dict],
                                           "semantic": "categorical", "missing": 0,
                                           "distinct": 0, "reason": ""}
         series = frame.iloc[:, i]
-        columns.append(_column_profile(entry, series, sample.iloc[:, i], n))
+        columns.append(_column_profile(entry, series, sample.iloc[:, i], n,
+                                       counts.get(str(col))))
         warnings.extend(columns[-1]["warnings"])
     profile["columns"] = columns
     profile["missing_cells"] = int(sum(e["missing"] for e in schema))

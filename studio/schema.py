@@ -180,18 +180,17 @@ def _text_column(name: str, counts: pd.Series, n: int, missing: int) -> dict:
     return info
 
 
-def infer_column(name: str, series: pd.Series) -> dict:
-    """The schema entry of one column."""
+def infer_column(name: str, series: pd.Series, counts: pd.Series | None = None) -> dict:
+    """The schema entry of one column (``counts``: its value counts, if already known)."""
     n = len(series)
     missing = int(series.isna().sum())
     numeric = pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
     dated = pd.api.types.is_datetime64_any_dtype(series) or pd.api.types.is_timedelta64_dtype(
         series)
-    counts = None
     if numeric or dated:
         distinct = _distinct(series)
     else:
-        counts = _counts(series)
+        counts = counts if counts is not None else _counts(series)
         distinct = int(len(counts))
     entry: dict[str, Any] = {"name": str(name), "dtype": str(series.dtype), "missing": missing,
                              "distinct": distinct}
@@ -224,9 +223,12 @@ def infer_column(name: str, series: pd.Series) -> dict:
     return entry
 
 
-def infer_schema(frame: pd.DataFrame) -> list[dict]:
-    """One dict per column of ``frame`` (see the module docstring)."""
-    return [infer_column(str(col), frame.iloc[:, i]) for i, col in enumerate(frame.columns)]
+def infer_schema(frame: pd.DataFrame, counts: dict[str, pd.Series] | None = None) -> list[dict]:
+    """One dict per column of ``frame`` (see the module docstring). ``counts`` may hold
+    value counts already computed for some columns (the import has them)."""
+    counts = counts or {}
+    return [infer_column(str(col), frame.iloc[:, i], counts.get(str(col)))
+            for i, col in enumerate(frame.columns)]
 
 
 def schema_by_name(schema: list[dict]) -> dict[str, dict]:

@@ -78,3 +78,16 @@ def test_dtype_is_the_pandas_dtype_string():
     frame = pd.DataFrame({"i": [1, 2], "s": ["a", "b"], "f": [0.5, 1.5]})
     assert [e["dtype"] for e in infer_schema(frame)] == ["int64", str(frame["s"].dtype),
                                                          "float64"]
+
+
+def test_value_counts_from_cleaning_match_a_fresh_count(tmp_path):
+    from pathlib import Path
+
+    from studio.ingest import read_table
+
+    case = Path(__file__).resolve().parent / "fixtures" / "input_cases" / "21_sentinels.csv"
+    table = read_table(case)
+    assert set(table.counts) == {"b"}
+    fresh = table.frame["b"].value_counts()
+    assert table.counts["b"].to_dict() == fresh.to_dict()
+    assert infer_schema(table.frame) == table.schema  # same schema with or without them

@@ -39,6 +39,7 @@ class Table:
     schema: list[dict]
     report: dict = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    counts: dict = field(default_factory=dict, repr=False)  # text columns' value counts
 
 
 def max_bytes(opts: ImportOptions) -> int:
@@ -126,14 +127,17 @@ def _text_bytes(data: bytes, opts: ImportOptions, report: dict,
     return data, data[:SAMPLE_BYTES].decode("utf-8", "ignore")
 
 
-def read_table(path: str | Path, options: Any = None, progress: Progress | None = None) -> Table:
-    """Read ``path`` into a :class:`Table` (see the module docstring)."""
+def read_table(path: str | Path, options: Any = None, progress: Progress | None = None,
+               data: bytes | None = None) -> Table:
+    """Read ``path`` into a :class:`Table` (see the module docstring). ``data``: the file's
+    bytes when the caller has read them already."""
     started = time.perf_counter()
     opts = ImportOptions.from_any(options)
     path = Path(path)
     size = preflight(path, opts)
     _note(progress, 0.05, "reading the file")
-    data = path.read_bytes()
+    if data is None:
+        data = path.read_bytes()
     report: dict[str, Any] = {"size_bytes": size}
     warnings: list[str] = []
     if opts.changed():
@@ -179,14 +183,16 @@ def read_table(path: str | Path, options: Any = None, progress: Progress | None 
         _note(progress, 0.3, "reading Parquet")
         frame, raw_names = read_parquet(payload.data, report)
     _note(progress, 0.6, "cleaning values")
+    counts: dict = {}
     frame = clean_frame(frame, opts, decimal=decimal, raw_names=raw_names, report=report,
-                        warnings=warnings, text_columns=text_columns)
+                        warnings=warnings, text_columns=text_columns, counts=counts)
+    counts = {k: v for k, v in counts.items() if k in frame.columns}
     _finish_warnings(frame, report, warnings)
     _note(progress, 0.75, "inferring column types")
-    schema = infer_schema(frame)
+    schema = infer_schema(frame, counts=counts)
     report["rows"], report["cols"] = int(len(frame)), int(frame.shape[1])
     report["seconds"] = round(time.perf_counter() - started, 3)
-    return Table(frame, schema, report, warnings)
+    return Table(frame, schema, report, warnings, counts)
 
 
 def _finish_warnings(frame: pd.DataFrame, report: dict, warnings: list[str]) -> None:

@@ -187,6 +187,15 @@ class ColumnCleaner:
         self.report = report
         self.warnings = warnings
         self.markers = set(opts.missing_markers)
+        # Value counts of the text columns, most frequent first: a by-product of cleaning
+        # on distinct values that the schema and the profile reuse instead of recounting.
+        self.counts: dict[str, pd.Series] = {}
+
+    def _keep_counts(self, name: str, values: pd.Series, counts: np.ndarray) -> None:
+        summed = pd.Series(counts, index=pd.Index(values.to_numpy(), dtype="str"))
+        if summed.index.has_duplicates:
+            summed = summed.groupby(level=0, sort=False).sum()
+        self.counts[name] = summed[summed > 0].sort_values(ascending=False, kind="stable")
 
     def clean(self, name: str, series: pd.Series, keep_text: bool = False) -> pd.Series:
         if series.dtype == object:
@@ -249,7 +258,9 @@ class ColumnCleaner:
                             values.iloc[:3], dates.iloc[:3])]}
                     return _take(full, codes, series.index, series.name, "datetime")
         if not changed:
+            self._keep_counts(name, u, counts)
             return series
+        self._keep_counts(name, stripped[live], counts[live])
         out_values = stripped.where(pd.Series(live, index=stripped.index))
         return _take(out_values.to_numpy(dtype=object, na_value=None), codes, series.index,
                      series.name, "str")
@@ -369,10 +380,14 @@ def drop_saved_index(frame: pd.DataFrame, raw_names: list[str], opts: ImportOpti
 
 
 def clean_frame(frame: pd.DataFrame, opts: ImportOptions, *, decimal: str, raw_names: list[str],
-                report: dict, warnings: list[str], text_columns: set[str] | None = None
-                ) -> pd.DataFrame:
-    """All cleaning steps on a frame whose columns already have clean names."""
+                report: dict, warnings: list[str], text_columns: set[str] | None = None,
+                counts: dict | None = None) -> pd.DataFrame:
+    """All cleaning steps on a frame whose columns already have clean names.
+
+    ``counts``, when given, receives the value counts of the text columns."""
     cleaner = ColumnCleaner(opts, decimal, report, warnings)
+    if counts is not None:
+        cleaner.counts = counts
     text_columns = text_columns or set()
     for col in list(frame.columns):
         s = frame[col]

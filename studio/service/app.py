@@ -234,9 +234,10 @@ ERRORS = {code: {"description": text, "content": {"application/json": {"schema":
                        (503, "the endpoint's model cannot be loaded"))}
 
 
-def create_app(settings: Settings, poll_s: float = POLL_S, log_predictions: bool = True) -> FastAPI:
-    """The service for the store ``settings`` points at (``log_predictions=False`` only for
-    measuring what the prediction log costs)."""
+def create_app(settings: Settings, poll_s: float = POLL_S, log_predictions: bool = True,
+               background_tasks: bool = True) -> FastAPI:
+    """The service for the store ``settings`` points at (``log_predictions=False`` and
+    ``background_tasks=False`` only for measuring the request path alone)."""
     replica = f"{socket.gethostname()}:{os.getpid()}"[:64]
     max_bytes = int(settings.max_request_mb * 1024 * 1024)
     metrics = Metrics()
@@ -256,7 +257,8 @@ def create_app(settings: Settings, poll_s: float = POLL_S, log_predictions: bool
         batcher = Batcher()
         batcher.start()
         runner = background.Runner(settings, store)
-        runner.start()
+        if background_tasks:
+            runner.start()
         state.update(store=store, table=table, writer=writer, batcher=batcher, runner=runner)
         if settings.api_keys_required and not table.key_hashes:
             log.warning("API keys are required but none exist: create one with "

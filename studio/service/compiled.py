@@ -60,27 +60,41 @@ def _to_list(kind: str, values: Any) -> list:
 Step = Callable[[list], list]
 
 
-def _imputer(step, kinds: list[str]) -> tuple[list[str], Step]:
-    if step.add_indicator or not _is_nan(step.missing_values):
-        raise NotCompilable("SimpleImputer with an indicator or a custom missing marker")
+def _imputer(step, kinds: list[str]):
+    if not _is_nan(step.missing_values):
+        raise NotCompilable("SimpleImputer with a custom missing marker")
     stats = list(step.statistics_)
-    if len(stats) != len(kinds) or any(_is_nan(s) for s in stats):
-        raise NotCompilable("SimpleImputer with an empty column")
+    if len(stats) != len(kinds):
+        raise NotCompilable("SimpleImputer fitted on another width")
+    keep_empty = getattr(step, "keep_empty_features", False)
+    if any(_is_nan(s) for s in stats):
+        if not keep_empty:
+            raise NotCompilable("SimpleImputer with an empty column")
+        stats = [0.0 if _is_nan(s) else s for s in stats]
     numeric = step.strategy in ("mean", "median") or all(k != "obj" for k in kinds) and all(
         isinstance(s, (int, float, np.number)) for s in stats)
-    out_kinds = ["num" if numeric else "obj" for _ in kinds]
+    flagged = list(step.indicator_.features_) if step.add_indicator else []
+    if step.add_indicator and step.indicator_.features != "missing-only":
+        raise NotCompilable("MissingIndicator(features='all')")
+    out_kinds = ["num" if numeric else "obj" for _ in kinds] + ["num"] * len(flagged)
+    origin = list(range(len(kinds))) + flagged
 
     def run(cols: list) -> list:
-        out = []
-        for (kind, values), stat in zip(cols, stats):
+        out, missing = [], []
+        for j, ((kind, values), stat) in enumerate(zip(cols, stats)):
             if numeric:
                 arr = _to_num(kind, values)
-                out.append(("num", np.where(np.isnan(arr), float(stat), arr)))
+                hole = np.isnan(arr)
+                out.append(("num", np.where(hole, float(stat), arr)))
             else:
-                out.append(("obj", [stat if v is None else v for v in _to_list(kind, values)]))
+                values = _to_list(kind, values)
+                hole = np.array([v is None for v in values], dtype=bool)
+                out.append(("obj", [stat if v is None else v for v in values]))
+            missing.append(hole)
+        out.extend(("num", missing[j].astype(np.float64)) for j in flagged)
         return out
 
-    return out_kinds, run
+    return out_kinds, run, origin
 
 
 def _scaler(step, kinds: list[str]) -> tuple[list[str], Step]:
@@ -143,30 +157,77 @@ def _codes(kind: str, values: Any, mapping: dict, missing: int) -> list[int]:
     return [missing if v is None else mapping.get(v, -1) for v in values]
 
 
-def _onehot(step, kinds: list[str]) -> tuple[list[str], Step]:
+def _onehot(step, kinds: list[str]):
     if getattr(step, "drop_idx_", None) is not None:
         raise NotCompilable("OneHotEncoder(drop=...)")
-    if getattr(step, "_infrequent_enabled", False):
-        raise NotCompilable("OneHotEncoder with infrequent categories")
-    strict = step.handle_unknown == "error"
-    tables = [_lookup(c) for c in step.categories_]
-    widths = [len(c) for c in step.categories_]
-    if len(tables) != len(kinds):
+    if len(step.categories_) != len(kinds):
         raise NotCompilable("OneHotEncoder fitted on another width")
+    strict = step.handle_unknown == "error"
+    rare = (getattr(step, "infrequent_categories_", None) or [None] * len(kinds)
+            if getattr(step, "_infrequent_enabled", False) else [None] * len(kinds))
+    tables, widths, unknown_to = [], [], []
+    for cats, infrequent in zip(step.categories_, rare):
+        cats = list(cats)
+        if infrequent is None:
+            mapping, missing = _lookup(cats)
+            tables.append((mapping, missing))
+            widths.append(len(cats))
+            unknown_to.append(-1)
+            continue
+        rare_set = list(infrequent)
+        frequent = [c for c in cats if not any(_same_cat(c, r) for r in rare_set)]
+        last = len(frequent)
+        mapping, missing = _lookup(frequent)
+        for r in rare_set:
+            if _is_nan(r):
+                missing = last
+            else:
+                mapping[r] = last
+        tables.append((mapping, missing))
+        widths.append(last + 1)
+        unknown_to.append(last if step.handle_unknown == "infrequent_if_exist" else -1)
+    origin = [j for j, w in enumerate(widths) for _ in range(w)]
 
     def run(cols: list) -> list:
         out = []
-        for (kind, values), (mapping, missing), width in zip(cols, tables, widths):
+        for (kind, values), (mapping, missing), width, other in zip(cols, tables, widths, unknown_to):
             codes = np.asarray(_codes(kind, values, mapping, missing), dtype=np.int64)
-            if strict and (codes < 0).any():
-                raise UseFallback()
+            if (codes < 0).any():
+                if strict:
+                    raise UseFallback()
+                if other >= 0:
+                    codes[codes < 0] = other
             block = np.zeros((len(codes), width), dtype=np.float64)
             hit = codes >= 0
             block[np.nonzero(hit)[0], codes[hit]] = 1.0
             out.extend(("num", block[:, i]) for i in range(width))
         return out
 
-    return ["num"] * sum(widths), run
+    return ["num"] * sum(widths), run, origin
+
+
+def _same_cat(a, b) -> bool:
+    return (_is_nan(a) and _is_nan(b)) or (not _is_nan(a) and not _is_nan(b) and a == b)
+
+
+def _target_encoder(step, kinds: list[str]):
+    if step.target_type_ not in ("binary", "continuous"):
+        raise NotCompilable("TargetEncoder for a multiclass target")
+    tables = [_lookup(c) for c in step.categories_]
+    encodings = [np.asarray(e, dtype=np.float64) for e in step.encodings_]
+    default = float(step.target_mean_)
+
+    def run(cols: list) -> list:
+        out = []
+        for (kind, values), (mapping, missing), enc in zip(cols, tables, encodings):
+            codes = np.asarray(_codes(kind, values, mapping, missing), dtype=np.int64)
+            arr = np.full(len(codes), default, dtype=np.float64)
+            hit = codes >= 0
+            arr[hit] = enc[codes[hit]]
+            out.append(("num", arr))
+        return out
+
+    return ["num"] * len(kinds), run
 
 
 def _ordinal(step, kinds: list[str]) -> tuple[list[str], Step]:
@@ -231,19 +292,27 @@ _STEPS = {
     "SimpleImputer": _imputer, "StandardScaler": _scaler, "MinMaxScaler": _scaler,
     "RobustScaler": _scaler, "MaxAbsScaler": _scaler, "OneHotEncoder": _onehot,
     "OrdinalEncoder": _ordinal, "ToNumeric": _to_numeric, "ToCategory": _to_category,
+    "TargetEncoder": _target_encoder,
 }
 _TRUSTED_MODULES = ("sklearn.", "studio.automl.transformers")
 
 
-def _compile_step(step, kinds: list[str]) -> tuple[list[str], Step | None]:
+def _compile_step(step, kinds: list[str]) -> tuple[list[str], Step | None, list[int]]:
+    """(output kinds, run function, input position of each output column)."""
     if _identity(step):
-        return kinds, None
+        return kinds, None, list(range(len(kinds)))
     name = type(step).__name__
     module = type(step).__module__
     factory = _STEPS.get(name)
     if factory is None or not module.startswith(_TRUSTED_MODULES):
         raise NotCompilable(f"step {name} is not compiled")
-    return factory(step, kinds)
+    made = factory(step, kinds)
+    if len(made) == 3:
+        return made
+    out_kinds, run = made
+    if len(out_kinds) != len(kinds):
+        raise NotCompilable(f"step {name} changes the width")
+    return out_kinds, run, list(range(len(kinds)))
 
 
 @dataclass
@@ -330,14 +399,10 @@ def compile_pipeline(pipeline, column_kinds: dict[str, str]) -> tuple[Compiled, 
         steps: list[Step] = []
         origin = list(cols)
         for _, step in steps_in:
-            before = len(block_kinds)
-            block_kinds, run = _compile_step(step, block_kinds)
+            block_kinds, run, positions = _compile_step(step, block_kinds)
             if run is not None:
                 steps.append(run)
-            if type(step).__name__ == "OneHotEncoder":
-                origin = [c for c, cats in zip(origin, step.categories_) for _ in range(len(cats))]
-            elif len(block_kinds) != before:
-                raise NotCompilable(f"step {type(step).__name__} changes the width")
+            origin = [origin[i] for i in positions]
         if "obj" in block_kinds:
             raise NotCompilable(f"transformer {name} outputs text")
         if len(block_kinds) != width:

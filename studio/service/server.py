@@ -6,7 +6,9 @@ keys are required unless STUDIO_REQUIRE_API_KEY says otherwise.
 
 Two variables for tests and benchmarks only (not user settings):
 ``STUDIO_SERVICE_POLL_S`` (seconds between endpoint polls, default 1) and
-``STUDIO_SERVICE_NO_LOG=1`` (skip the prediction log, to measure what it costs).
+``STUDIO_SERVICE_NO_LOG=1`` (skip the prediction log, to measure what it costs) and
+``STUDIO_SERVICE_NO_BACKGROUND=1`` (no background tasks such as scheduled monitoring checks,
+so a benchmark measures the request path alone).
 """
 from __future__ import annotations
 
@@ -23,7 +25,9 @@ def app_from_env():
 
     poll = float(os.environ.get("STUDIO_SERVICE_POLL_S", "1.0"))
     log_predictions = os.environ.get("STUDIO_SERVICE_NO_LOG", "") not in ("1", "true")
-    return create_app(get_settings(), poll_s=poll, log_predictions=log_predictions)
+    tasks = os.environ.get("STUDIO_SERVICE_NO_BACKGROUND", "") not in ("1", "true")
+    return create_app(get_settings(), poll_s=poll, log_predictions=log_predictions,
+                      background_tasks=tasks)
 
 
 def serve(settings: Settings, host: str | None = None, port: int | None = None,
