@@ -103,7 +103,10 @@ def wait_http(url: str, proc: subprocess.Popen, log: Path, timeout: float = 120)
 
 def start_studio(home: Path, workers: int = 1, log_predictions: bool = True):
     port = free_port()
-    env = {**os.environ, "STUDIO_HOME": str(home), "PYTHONPATH": str(ROOT)}
+    # Scheduled monitoring checks would read the growing log in the middle of a measurement;
+    # they are measured by bench/monitor.py, so they are off here.
+    env = {**os.environ, "STUDIO_HOME": str(home), "PYTHONPATH": str(ROOT),
+           "STUDIO_SERVICE_NO_BACKGROUND": "1"}
     if not log_predictions:
         env["STUDIO_SERVICE_NO_LOG"] = "1"
     log = home / f"studio-{port}.log"
@@ -190,8 +193,19 @@ async def _client(port: int, path: str, body: bytes, until: float, warm: float, 
     writer.close()
 
 
+def cpu_seconds(pid: int | None) -> float:
+    """CPU time (user + system) a process has used so far (Linux /proc)."""
+    if not pid:
+        return 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def load(port: int, path: str, body: bytes, clients: int, seconds: float,
-         warmup: float = 1.0) -> dict:
+         warmup: float = 1.0, pid: int | None = None) -> dict:
     async def run():
         now = time.perf_counter()
         lat: list = []
@@ -200,16 +214,21 @@ def load(port: int, path: str, body: bytes, clients: int, seconds: float,
                                        lat, errors) for _ in range(clients)])
         return lat, errors
 
+    cpu_before = cpu_seconds(pid)
     try:
         import uvloop
 
         lat, errors = uvloop.run(run())
     except ImportError:
         lat, errors = asyncio.run(run())
+    cpu = cpu_seconds(pid) - cpu_before
     lat.sort()
-    return {"requests_per_s": len(lat) / seconds, "median_ms": statistics.median(lat) * 1000,
-            "p99_ms": lat[int(len(lat) * 0.99)] * 1000, "requests": len(lat),
-            "errors": len(errors)}
+    out = {"requests_per_s": len(lat) / seconds, "median_ms": statistics.median(lat) * 1000,
+           "p99_ms": lat[int(len(lat) * 0.99)] * 1000, "requests": len(lat),
+           "errors": len(errors)}
+    if pid:  # the server's CPU per request (warm-up included in both counts' ratio)
+        out["server_cpu_ms_per_request"] = cpu * 1000 / max(1, len(lat))
+    return out
 
 
 def bodies(X) -> tuple[bytes, bytes]:
@@ -332,21 +351,27 @@ def main() -> int:
         # The log's cost: the same two loads without and again with the log, alternating,
         # best of two each (the machine is shared; alternation cancels slow drifts).
         both = {True: [], False: []}
-        for logged in (False, True, False):
+        for logged in (False, True, False, True):
             proc, port, path = start_studio(home, log_predictions=logged)
             try:
                 both[logged].append({
-                    "8 clients, 1 row": load(port, path, one, 8, args.seconds),
-                    "2 clients, 1000 rows": load(port, path, thousand, 2, args.seconds)})
+                    "8 clients, 1 row": load(port, path, one, 8, args.seconds, pid=proc.pid),
+                    "2 clients, 1000 rows": load(port, path, thousand, 2, args.seconds,
+                                                 pid=proc.pid)})
             finally:
                 stop(proc)
-        both[True].append({k: v for k, v in results["studio"].items() if k != "1 client, 1 row"})
         results["log_cost"] = {}
         for name in ("8 clients, 1 row", "2 clients, 1000 rows"):
             with_log = max(r[name]["requests_per_s"] for r in both[True])
             without = max(r[name]["requests_per_s"] for r in both[False])
-            results["log_cost"][name] = {"with_log_req_s": with_log, "without_log_req_s": without,
-                                         "cost": 1 - with_log / without}
+            cpu_log = min(r[name]["server_cpu_ms_per_request"] for r in both[True])
+            cpu_nolog = min(r[name]["server_cpu_ms_per_request"] for r in both[False])
+            results["log_cost"][name] = {
+                "with_log_req_s": with_log, "without_log_req_s": without,
+                "throughput_cost": 1 - with_log / without,
+                "server_cpu_ms_per_request_with_log": cpu_log,
+                "server_cpu_ms_per_request_without_log": cpu_nolog,
+                "cpu_cost": 1 - cpu_nolog / cpu_log}
         proc, port, path = start_studio(home, workers=2)
         try:
             results["studio_2_workers"] = {"8 clients, 1 row": load(port, path, one, 8, args.seconds)}
@@ -375,8 +400,11 @@ def report(results: dict) -> None:
         print(f"| {name}: median ms | {s['median_ms']:.2f} | "
               f"{m['median_ms']:.2f} | |" if m else f"| {name}: median ms | {s['median_ms']:.2f} | – | |")
     for name, cost in results["log_cost"].items():
-        print(f"prediction log cost, {name}: {cost['cost']:.1%} of throughput "
-              f"({cost['with_log_req_s']:,.0f} vs {cost['without_log_req_s']:,.0f} req/s)")
+        print(f"prediction log cost, {name}: {cost['cpu_cost']:.1%} of the server's CPU per "
+              f"request ({cost['server_cpu_ms_per_request_with_log']:.3f} vs "
+              f"{cost['server_cpu_ms_per_request_without_log']:.3f} ms); throughput "
+              f"{cost['with_log_req_s']:,.0f} vs {cost['without_log_req_s']:,.0f} req/s "
+              f"({cost['throughput_cost']:.1%}, best of two each)")
     print(f"Studio, 2 workers, 8 clients, 1 row: "
           f"{results['studio_2_workers']['8 clients, 1 row']['requests_per_s']:,.0f} req/s")
     print(f"in process: {results['in_process']}")

@@ -192,24 +192,36 @@ LOG_FIELDS = ("request_id", "endpoint", "model_version_id", "ts", "status", "lat
               "inputs", "outputs", "replica")
 
 
+_INSERT_CHUNK = 1000  # rows per statement: 9,000 parameters, under SQLite's 32,766
+
+
+def _multi_row_insert(marks: str, rows: int) -> str:
+    one = f"({', '.join([marks] * len(LOG_FIELDS))})"
+    return (f"INSERT INTO prediction_log ({', '.join(LOG_FIELDS)}) VALUES "
+            + ", ".join([one] * rows))
+
+
 def insert_prediction_logs(*, session: Session, rows: list[tuple]) -> int:
     """Bulk insert log rows: tuples in ``LOG_FIELDS`` order, ``inputs``/``outputs`` as JSON text.
 
-    The rows go straight to the driver's ``executemany`` (SQLAlchemy's per-row parameter
-    processing would cost more than the prediction itself at tens of thousands of rows a
-    second); drivers with another parameter style take the Core path.
+    Rows go to the driver as multi-row INSERT statements of up to 1,000 rows: SQLAlchemy's
+    per-row parameter processing, or ``executemany`` (which hands the GIL back and forth once
+    per row while the service's request thread wants it), would cost more than the
+    predictions being logged. Drivers with another parameter style take the Core path.
     """
     if not rows:
         return 0
+    from itertools import chain
+
     conn = session.connection()
-    style = conn.dialect.paramstyle
-    marks = {"qmark": "?", "format": "%s", "pyformat": "%s"}.get(style)
+    marks = {"qmark": "?", "format": "%s", "pyformat": "%s"}.get(conn.dialect.paramstyle)
     if marks is None:
         session.execute(insert(_log_table), [dict(zip(LOG_FIELDS, r)) for r in rows])
         return len(rows)
-    sql = (f"INSERT INTO prediction_log ({', '.join(LOG_FIELDS)}) "
-           f"VALUES ({', '.join([marks] * len(LOG_FIELDS))})")
-    conn.exec_driver_sql(sql, rows)
+    for start in range(0, len(rows), _INSERT_CHUNK):
+        chunk = rows[start:start + _INSERT_CHUNK]
+        conn.exec_driver_sql(_multi_row_insert(marks, len(chunk)),
+                             tuple(chain.from_iterable(chunk)))
     return len(rows)
 
 

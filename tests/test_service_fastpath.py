@@ -150,3 +150,55 @@ def test_converter_rules():
         {"n": 2, "c": "b"}
     assert records_from_csv(b"\xef\xbb\xbfn,c,b,d\r\n1,a,true,2024-01-01\r\n", conv.names) == \
         [{"n": "1", "c": "a", "b": "true", "d": "2024-01-01"}]
+
+
+def _automl_style(family: str):
+    """A pipeline shaped like the AutoML engine's (studio.automl.preprocess + EncodedClassifier)."""
+    import xgboost as xgb
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+
+    from studio.automl.preprocess import build_preprocessor, column_kinds
+    from studio.automl.transformers import EncodedClassifier
+
+    frame = make_frame(400, seed=3, string_classes=True)
+    rng = np.random.default_rng(0)
+    frame["zip"] = pd.Series([f"z{v}" for v in rng.integers(0, 60, len(frame))], dtype="str")
+    frame.loc[frame.index[:5], "cat_1"] = "rare"  # below OneHotEncoder's min_frequency
+    frame.loc[frame.index[5:7], "cat_1"] = "rarer"
+    X, y = frame.drop(columns=["target"]), frame["target"]
+    kinds = column_kinds(X, list(X.columns), {})
+    assert kinds["zip"] == "many" and kinds["member"] == "cat"
+    inner = (xgb.XGBClassifier(n_estimators=15, max_depth=3, n_jobs=1) if family == "tree"
+             else LogisticRegression(max_iter=300))
+    pipeline = Pipeline([("prep", build_preprocessor(kinds, family, "binary")),
+                         ("model", EncodedClassifier(inner, classes=[0, 1]))])
+    pipeline.fit(X, (y == "yes").astype(int))
+    pipeline[-1].classes_ = np.array(["no", "yes"], dtype=object)  # as the engine does
+    card = make_card(frame, pipeline, algorithm="xgboost" if family == "tree" else "logistic")
+    return LoadedModel(_Version(card, "binary"), pipeline)
+
+
+@pytest.mark.parametrize("family", ["tree", "linear"])
+def test_automl_shaped_pipelines_take_the_fast_path_with_identical_answers(family):
+    m = _automl_style(family)
+    assert m.fast, m.fast_reason
+    zips = st.one_of(st.none(), st.sampled_from(["z1", "z59", "z999", "", 7]))
+    rows_strategy = st.lists(st.builds(lambda r, z: {**r, "zip": z}, record, zips),
+                             min_size=1, max_size=5)
+
+    @given(rows=rows_strategy)
+    @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck),
+              database=None)
+    def check(rows):
+        batch = m.converter.convert(rows)
+        fast, slow = m.predict(batch), m.predict_frame(batch)
+        assert fast.path == "fast" and fast.predictions == slow.predictions
+        assert np.array_equal(fast.probabilities, slow.probabilities)
+        assert set(fast.predictions) <= {"no", "yes"}
+
+    check()
+    batch = m.converter.convert([{**m.card["example"]}])
+    method, rows = explain(m, batch, m.predict(batch))
+    assert method == ("xgboost_shap" if family == "tree" else "linear")
+    assert set(rows[0]["contributions"]) == set(m.converter.names)
