@@ -202,3 +202,52 @@ def test_automl_shaped_pipelines_take_the_fast_path_with_identical_answers(famil
     method, rows = explain(m, batch, m.predict(batch))
     assert method == ("xgboost_shap" if family == "tree" else "linear")
     assert set(rows[0]["contributions"]) == set(m.converter.names)
+
+
+def test_ensembles_of_automl_members_take_the_fast_path():
+    import xgboost as xgb
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+
+    from studio.automl.preprocess import build_preprocessor, column_kinds
+    from studio.automl.transformers import EncodedClassifier, EnsembleClassifier
+
+    frame = make_frame(300, seed=4, string_classes=True)
+    X, y = frame.drop(columns=["target"]), frame["target"]
+    kinds = column_kinds(X, list(X.columns), {})
+    members = [
+        Pipeline([("prep", build_preprocessor(kinds, "tree", "binary")),
+                  ("model", EncodedClassifier(xgb.XGBClassifier(n_estimators=10, n_jobs=1),
+                                              classes=[0, 1]))]),
+        Pipeline([("prep", build_preprocessor(kinds, "linear", "binary")),
+                  ("model", EncodedClassifier(LogisticRegression(max_iter=300), classes=[0, 1]))]),
+    ]
+    pipeline = Pipeline([("model", EnsembleClassifier(members=members, weights=[3, 1],
+                                                      task="binary", classes=[0, 1]))])
+    pipeline.fit(X, (y == "yes").astype(int))
+    labels = np.array(["no", "yes"], dtype=object)
+    pipeline[-1].classes_ = labels  # as the engine does after fitting
+    for member in pipeline[-1].members_:
+        member.steps[-1][1].classes_ = labels
+    m = LoadedModel(_Version(make_card(frame, pipeline, algorithm="ensemble"), "binary"), pipeline)
+    assert m.fast, m.fast_reason
+
+    @given(rows=st.lists(record, min_size=1, max_size=5))
+    @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck),
+              database=None)
+    def check(rows):
+        batch = m.converter.convert(rows)
+        fast, slow = m.predict(batch), m.predict_frame(batch)
+        assert fast.path == "fast" and fast.predictions == slow.predictions
+        assert np.array_equal(fast.probabilities, slow.probabilities)
+
+    check()
+    batch = m.converter.convert(sample_rows := [dict(m.card["example"])] * 3)
+    assert len(sample_rows) == 3
+    from studio.service.app import _predict_group
+
+    group = [(m, m.matrix(batch), None), (m, m.matrix(m.converter.convert(sample_rows[:1])), None)]
+    joined = _predict_group(m, group)  # micro-batched: one call for both requests
+    assert joined[0].predictions == m.predict(batch).predictions and len(joined[1].predictions) == 1
+    method, _ = explain(m, batch, m.predict(batch))
+    assert method == "occlusion"

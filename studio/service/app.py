@@ -109,10 +109,10 @@ class Batcher:
             self.wake.clear()
             while self.pending:
                 group = [self.pending.popleft()]
-                model, rows = group[0][0], group[0][1].shape[0]
+                model, rows = group[0][0], _rows(group[0][1])
                 while self.pending and self.pending[0][0] is model and rows < MAX_BATCH_ROWS:
                     item = self.pending.popleft()
-                    rows += item[1].shape[0]
+                    rows += _rows(item[1])
                     group.append(item)
                 try:
                     results = await loop.run_in_executor(self.executor, _predict_group, model, group)
@@ -128,22 +128,30 @@ class Batcher:
                         future.set_result(result)
 
 
+def _rows(X) -> int:
+    return X[0].shape[0] if isinstance(X, tuple) else X.shape[0]
+
+
+def _stack(mats: list):
+    if isinstance(mats[0], tuple):  # an ensemble: one matrix per member
+        return tuple(_stack([m[i] for m in mats]) for i in range(len(mats[0])))
+    if hasattr(mats[0], "toarray"):
+        from scipy import sparse
+
+        return sparse.vstack(mats, format="csr")
+    return np.vstack(mats)
+
+
 def _predict_group(model, group: list) -> list:
     if len(group) == 1:
         return [model.predict_matrix(group[0][1])]
     mats = [item[1] for item in group]
-    if hasattr(mats[0], "toarray"):
-        from scipy import sparse
-
-        X = sparse.vstack(mats, format="csr")
-    else:
-        X = np.vstack(mats)
-    joined = model.predict_matrix(X)
+    joined = model.predict_matrix(_stack(mats))
     out, at = [], 0
     from studio.service.model import Prediction
 
     for m in mats:
-        n = m.shape[0]
+        n = _rows(m)
         proba = joined.probabilities[at:at + n] if joined.probabilities is not None else None
         out.append(Prediction(joined.predictions[at:at + n], proba, "fast"))
         at += n

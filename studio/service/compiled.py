@@ -330,6 +330,11 @@ class Compiled:
     sources: list[str]            # per output feature: the input column it comes from
     sparse: bool
     kinds: dict[str, str]
+    head: Any = None              # the fitted ColumnTransformer it reproduces
+
+    def reference(self, frame):
+        """What the pipeline's own preprocessing makes of ``frame`` (for the load-time check)."""
+        return self.head.transform(frame)
 
     def transform(self, columns: dict[str, Any], n: int):
         X = np.empty((n, self.n_out), dtype=np.float64)
@@ -348,6 +353,46 @@ class Compiled:
 
             return sparse.csr_matrix(X)
         return X
+
+
+ENSEMBLES = ("EnsembleClassifier", "EnsembleRegressor", "EnsembleModel")
+
+
+class EnsembleTail:
+    """``EnsembleModel``'s prediction over its members' compiled matrices: the same weighted
+    sum, in the same order, as ``EnsembleModel.predict_proba`` / ``predict``."""
+
+    def __init__(self, model, tails: list):
+        self.model = model
+        self.tails = tails
+        if hasattr(model, "classes_"):
+            self.classes_ = model.classes_
+
+    def predict_proba(self, Xs):
+        return sum(w * t.predict_proba(X) for w, t, X in zip(self.model.weights_, self.tails, Xs))
+
+    def predict(self, Xs):
+        if self.model.task == "regression":
+            return sum(w * np.asarray(t.predict(X), dtype="float64")
+                       for w, t, X in zip(self.model.weights_, self.tails, Xs))
+        return self.classes_[np.argmax(self.predict_proba(Xs), axis=1)]
+
+
+@dataclass
+class CompiledEnsemble:
+    """Each member's compiled ColumnTransformer; ``transform`` gives one matrix per member."""
+    members: list[Compiled]
+    sparse: bool = False
+
+    @property
+    def sources(self) -> list[str]:
+        return []
+
+    def transform(self, columns: dict[str, Any], n: int) -> tuple:
+        return tuple(c.transform(columns, n) for c in self.members)
+
+    def reference(self, frame) -> tuple:
+        return tuple(c.reference(frame) for c in self.members)
 
 
 def _obj_fail():
@@ -373,8 +418,29 @@ def find_head(pipeline) -> tuple[Any, Any]:
     raise NotCompilable("no ColumnTransformer in the pipeline")
 
 
-def compile_pipeline(pipeline, column_kinds: dict[str, str]) -> tuple[Compiled, Any]:
-    """Compile the pipeline's ColumnTransformer; ``column_kinds``: input name → number|bool|string."""
+def _ensemble(pipeline):
+    """The fitted ensemble step when the pipeline is [identity steps…, EnsembleModel]."""
+    from sklearn.pipeline import Pipeline
+
+    if not isinstance(pipeline, Pipeline):
+        return None
+    steps = [step for _, step in pipeline.steps if not _identity(step)]
+    if len(steps) == 1 and type(steps[0]).__name__ in ENSEMBLES and type(
+            steps[0]).__module__.startswith("studio.automl") and hasattr(steps[0], "members_"):
+        return steps[0]
+    return None
+
+
+def compile_pipeline(pipeline, column_kinds: dict[str, str]) -> tuple[Any, Any]:
+    """Compile the pipeline's ColumnTransformer (or each ensemble member's);
+    ``column_kinds``: input name → number|bool|string. Returns (compiled, tail)."""
+    ensemble = _ensemble(pipeline)
+    if ensemble is not None:
+        parts = [compile_pipeline(member, column_kinds) for member in ensemble.members_]
+        if any(isinstance(c, CompiledEnsemble) for c, _ in parts):
+            raise NotCompilable("an ensemble of ensembles")
+        return (CompiledEnsemble([c for c, _ in parts]),
+                EnsembleTail(ensemble, [t for _, t in parts]))
     ct, tail = find_head(pipeline)
     names_in = getattr(ct, "feature_names_in_", None)
     if names_in is None:
@@ -411,4 +477,4 @@ def compile_pipeline(pipeline, column_kinds: dict[str, str]) -> tuple[Compiled, 
         sources.extend(origin)
     n_out = sum(b.width for b in blocks)
     sparse = bool(getattr(ct, "sparse_output_", False))
-    return Compiled(blocks, n_out, sources, sparse, kinds), tail
+    return Compiled(blocks, n_out, sources, sparse, kinds, head=ct), tail

@@ -142,7 +142,7 @@ def explain(model, batch: Batch, pred) -> tuple[str, list[dict]]:
     """(method, one explanation per row)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        if model.fast and not hasattr(model.tail, "steps"):
+        if model.fast and not hasattr(model.tail, "steps") and model.compiled.sources:
             try:
                 X = model.matrix(batch)
             except UseFallback:

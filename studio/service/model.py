@@ -15,9 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from studio.service.compiled import (
-    Compiled, NotCompilable, UseFallback, compile_pipeline, find_head,
-)
+from studio.service.compiled import NotCompilable, UseFallback, compile_pipeline
 from studio.service.inputs import Batch, Converter
 
 # Classifiers whose predict() is by definition classes_[argmax(predict_proba)].
@@ -25,6 +23,7 @@ ARGMAX_CLASSIFIERS = {
     "XGBClassifier", "LogisticRegression", "RandomForestClassifier", "ExtraTreesClassifier",
     "HistGradientBoostingClassifier", "GradientBoostingClassifier", "DecisionTreeClassifier",
     "EncodedClassifier", "EnsembleClassifier", "LGBMClassifier", "KNeighborsClassifier",
+    "EnsembleTail",
 }
 
 
@@ -61,7 +60,7 @@ class LoadedModel:
         if self.is_classifier and not self.classes:
             self.classes = list(self.card.get("classes") or [])
         self.class_keys = [str(c) for c in self.classes] if self.classes else None
-        self.compiled: Compiled | None = None
+        self.compiled: Any = None         # Compiled or CompiledEnsemble
         self.tail: Any = None
         self.fast_reason = ""
         self.argmax = False
@@ -108,7 +107,7 @@ class LoadedModel:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                expected = find_head(self.pipeline)[0].transform(frame)
+                expected = compiled.reference(frame)
                 got = compiled.transform(batch.columns, batch.n_rows)
                 reference = self._pipeline_outputs(frame)
                 mine = self._tail_outputs(tail, got)
@@ -118,9 +117,11 @@ class LoadedModel:
         except Exception as exc:  # noqa: BLE001
             self.fast_reason = f"probe failed: {type(exc).__name__}: {exc}"
             return
-        expected, got_dense = self._dense(expected), self._dense(got)
-        same_matrix = expected.shape == got_dense.shape and np.array_equal(
-            expected, got_dense, equal_nan=True)
+        pairs = zip(expected, got) if isinstance(got, tuple) else [(expected, got)]
+        same_matrix = True
+        for want, have in pairs:
+            want, have = self._dense(want), self._dense(have)
+            same_matrix &= want.shape == have.shape and np.array_equal(want, have, equal_nan=True)
         if not same_matrix or not self._same(reference, mine):
             self.fast_reason = "compiled output differs from the pipeline's on probe rows"
             return
