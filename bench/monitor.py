@@ -234,7 +234,8 @@ def main() -> int:
     args = parser.parse_args()
     home = Path(args.home) if args.home else Path(tempfile.mkdtemp(prefix="bench-monitor-"))
     os.environ["STUDIO_HOME"] = str(home)
-    result: dict = {"rows": args.rows, "home": str(home)}
+    result: dict = {"rows": args.rows, "home": str(home), "cpus": os.cpu_count(),
+                    "load_average_at_start": [round(x, 2) for x in os.getloadavg()]}
     try:
         if not (home / "studio.db").exists():
             result["build"] = build_store(Path(args.data), home, args.rows)
@@ -246,6 +247,7 @@ def main() -> int:
                 result["reference"]["load_all_day_rows_into_pandas_s"]
                 / result["check"]["day"]["median_s"], 1)
         result["db_mb"] = round((home / "studio.db").stat().st_size / 1e6, 1)
+        result["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     finally:
         if not args.keep and not args.home:
             shutil.rmtree(home, ignore_errors=True)
