@@ -69,11 +69,10 @@ def _fit(data_folder: Path):
 
 def build_store(data_folder: Path, home: Path, rows: int) -> dict:
     import numpy as np
-    import pandas as pd
 
     os.environ["STUDIO_HOME"] = str(home)
     from storage import monitoring as repo
-    from storage.tables import Endpoint
+    from studio.endpoints import publish
     from studio import open_store
     from studio.monitor.baseline import compute_baseline
     from studio.registry import register_model
@@ -98,8 +97,7 @@ def build_store(data_folder: Path, home: Path, rows: int) -> dict:
             "input_schema": schema}
     version = register_model(store, name="adult", pipeline=pipeline, card=card,
                              baseline=baseline)
-    with store.session() as session:
-        session.add(Endpoint(name="adult", model_version_id=version.id))
+    publish(store, version, "adult", actor="bench")
 
     # Real rows, real predictions; a pool of 50k distinct rows reused to reach N.
     pool = X.sample(min(50_000, len(X) * 2), replace=True, random_state=2)
