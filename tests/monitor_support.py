@@ -19,8 +19,10 @@ from tests.model_factory import _plain, build_pipeline, make_card, make_frame
 
 
 def register_monitored_model(store, *, name="churn", endpoint="churn", task="binary", n=1500,
-                             seed=0, algorithm="xgboost", with_endpoint=True):
-    """Fit, register with a baseline, and (optionally) point an endpoint at it."""
+                             seed=0, algorithm="xgboost", with_endpoint=True,
+                             with_dataset=False):
+    """Fit, register with a baseline, and (optionally) point an endpoint at it; with
+    ``with_dataset`` the training frame is saved as a dataset version the model links to."""
     from studio.registry import register_model
 
     frame = make_frame(n, task=task, seed=seed)
@@ -36,7 +38,13 @@ def register_monitored_model(store, *, name="churn", endpoint="churn", task="bin
                {"rmse": float(np.sqrt(np.mean((pipeline.predict(X) - frame["target"]) ** 2)))}}
     card["metrics"] = metrics
     baseline = compute_baseline(X, infer_schema(X), preds, task, classes, metrics)
-    version = register_model(store, name=name, pipeline=pipeline, card=card, baseline=baseline)
+    dataset_version_id = None
+    if with_dataset:
+        from studio.datasets import save_version
+
+        dataset_version_id = save_version(store, name=f"{name}-training", frame=frame).id
+    version = register_model(store, name=name, pipeline=pipeline, card=card, baseline=baseline,
+                             dataset_version_id=dataset_version_id)
     if with_endpoint:
         from studio.endpoints import publish
 
