@@ -230,9 +230,12 @@ def _short(value: Any, limit: int = 40) -> str:
 
 # --- whole dataset ------------------------------------------------------------
 
-def duplicate_rows(frame: pd.DataFrame) -> int:
+def duplicate_rows(frame: pd.DataFrame, schema: list[dict] | None = None) -> int:
+    """Rows that repeat an earlier row exactly (by a 64-bit row hash)."""
     if not len(frame) or not frame.shape[1]:
         return 0
+    if schema and any(e.get("distinct") == len(frame) for e in schema):
+        return 0  # a column with no repeated value (an ID): no row can repeat
     try:
         hashes = pd.util.hash_pandas_object(frame, index=False)
     except TypeError:  # unhashable cells
@@ -326,7 +329,7 @@ def build_profile(frame: pd.DataFrame, schema: list[dict],
         warnings.extend(columns[-1]["warnings"])
     profile["columns"] = columns
     profile["missing_cells"] = int(sum(e["missing"] for e in schema))
-    dupes = duplicate_rows(frame)
+    dupes = duplicate_rows(frame, schema)
     profile["duplicate_rows"] = dupes
     if dupes:
         warnings.append(_warning("duplicate_rows", f"{dupes:,} rows ({dupes / n:.1%}) repeat an "

@@ -179,3 +179,12 @@ def test_id_like_columns_are_listed_for_exclusion():
     checks = target_checks(frame, infer_schema(frame), "y")
     assert checks["identifiers"] == ["id"]
     assert checks["task"] == "binary"
+
+
+def test_duplicate_rows_with_and_without_a_unique_column():
+    from studio.profile import duplicate_rows
+
+    frame = pd.DataFrame({"a": [1, 1, 2], "b": ["x", "x", "y"]})
+    assert duplicate_rows(frame, infer_schema(frame)) == 1
+    frame["id"] = [10, 11, 12]  # a column without repeats rules repeats out
+    assert duplicate_rows(frame, infer_schema(frame)) == 0 == duplicate_rows(frame)
