@@ -436,3 +436,23 @@ def update_monitor_report(*, session: Session, report_id: int,
     session.add(row)
     session.flush()
     return _report(row)
+
+
+def detach_old_snapshots(*, session: Session, endpoint: str, before: datetime,
+                         limit: int = 500) -> list[str]:
+    """Unlink snapshots of reports older than ``before`` (their summary rows stay, so the
+    drift-over-time history keeps every check); returns the hashes no row uses any more."""
+    rows = session.exec(select(MonitorReport)
+                        .where(MonitorReport.endpoint == endpoint, MonitorReport.at < before,
+                               MonitorReport.snapshot_sha.is_not(None))
+                        .order_by(MonitorReport.id).limit(limit)).all()
+    shas = {row.snapshot_sha for row in rows}
+    for row in rows:
+        row.snapshot_sha = None
+        session.add(row)
+    session.flush()
+    if not shas:
+        return []
+    still = set(session.exec(select(MonitorReport.snapshot_sha)
+                             .where(MonitorReport.snapshot_sha.in_(shas))).all())
+    return sorted(shas - still)

@@ -193,3 +193,16 @@ def test_check_job_runs_in_the_job_runner(settings, store, model):
     assert done.status == "succeeded", done.error
     report = reports.get_report(store, done.result["report_id"])
     assert report.summary["window"] == "day" and report.summary["rows"] == 100
+
+
+def test_old_snapshots_are_pruned_but_history_stays(store, model):
+    from studio.monitor.check import prune_snapshots
+
+    first = run_check(store, "churn")
+    second = run_check(store, "churn")
+    assert prune_snapshots(store, "churn", keep_days=30) == 0
+    assert prune_snapshots(store, "churn", keep_days=-1) == 2  # everything counts as old
+    sha = first.report.snapshot_sha
+    assert not (store.artifacts.root / sha[:2] / sha).exists()
+    assert len(reports.history(store, "churn", "hour")) == 2 * len(second.snapshot["features"]) + 2
+    assert reports.latest_report(store, "churn").snapshot_sha is None

@@ -34,6 +34,9 @@ SAMPLE_ROWS = 20_000
 FEEDBACK_ROWS = 20_000
 MIN_SAMPLE_PAIRS = 1_000           # fewer labelled rows in the sample: read feedback directly
 QUALITY_BUCKETS = 48               # points on the quality-over-time chart at most
+# Full snapshots (~20–40 KB each, one per check) are kept this long; the small summary row
+# of every check stays, so the drift-over-time history is never cut.
+SNAPSHOT_RETENTION_DAYS = 30
 QUALITY_THRESHOLDS = (0.05, 0.1)   # relative drop from validation: warning, alert
 QUALITY_MIN_LABELS = 30
 
@@ -230,7 +233,21 @@ def run_check(store: Store, endpoint: str, *, window: str = DEFAULT_WINDOW,
     report["alerts"] = [a.id for a, _ in raised]
     report["suppressed"] = suppressed
     webhooks = alerts_mod.deliver_webhooks(store, raised) if deliver else {}
+    prune_snapshots(store, endpoint)
     with store.session() as session:
         fresh = [repo.get_alert(session=session, alert_id=a.id) for a, _ in raised]
     return CheckResult(report=row, snapshot=report, alerts=fresh, webhooks=webhooks)
 
+
+
+def prune_snapshots(store: Store, endpoint: str, keep_days: float = SNAPSHOT_RETENTION_DAYS) -> int:
+    """Remove snapshot files of checks older than ``keep_days`` (rows first, then files,
+    so a crash leaves at most an unused file, never a row pointing at nothing)."""
+    from datetime import datetime, timedelta, timezone
+
+    before = datetime.now(timezone.utc) - timedelta(days=keep_days)
+    with store.session() as session:
+        unused = repo.detach_old_snapshots(session=session, endpoint=endpoint, before=before)
+    for sha in unused:
+        store.artifacts.remove(sha)
+    return len(unused)
