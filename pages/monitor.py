@@ -280,7 +280,8 @@ with tabs[5]:
 with tabs[6]:
     st.caption("Each check evaluates these rules. Changes apply from the next check.")
     for rule in alerts.ensure_default_rules(store, endpoint):
-        with st.expander(f"{rules.TITLES[rule.kind]} — {'on' if rule.enabled else 'off'}"):
+        hook = " · webhook" if rule.webhook_url else ""
+        with st.expander(f"{rules.TITLES[rule.kind]} — {'on' if rule.enabled else 'off'}{hook}"):
             st.caption("Fires when " + rules.describe(rule.kind, rule.params))
             with st.form(f"rule_{rule.id}"):
                 enabled = st.checkbox("Enabled", rule.enabled)

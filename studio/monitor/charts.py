@@ -54,7 +54,7 @@ def distribution(feature: dict) -> go.Figure:
 
 
 def drift_over_time(history: list[dict], features: list[str]) -> go.Figure:
-    """Each feature's drift score by check (window end), with the thresholds."""
+    """Each feature's drift score by check (at the end of its window), with the thresholds."""
     fig = go.Figure()
     for name in features:
         points = [h for h in history if h["feature"] == name and h["score"] is not None]
@@ -67,6 +67,7 @@ def drift_over_time(history: list[dict], features: list[str]) -> go.Figure:
                                       "(%{customdata[0]})<extra></extra>")
     _thresholds(fig)
     fig.update_layout(title="Drift score by check", height=380, yaxis_title="score",
+                      xaxis_title="end of the window checked",
                       legend=dict(orientation="h", y=-0.2))
     times = [h["at"] for h in history]
     if times and (max(times) - min(times)).total_seconds() < 600:

@@ -29,6 +29,8 @@ LABELS = {
 
 
 def _example(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.6g}"
     text = repr(value) if not isinstance(value, str) else value
     return text if len(text) <= 160 else text[:157] + "…"
 

@@ -65,12 +65,13 @@ def load_snapshot(store: Store, report: MonitorReportPublic) -> dict:
 
 
 def history(store: Store, endpoint: str, window: str | None = None, limit: int = 200) -> list[dict]:
-    """One row per (check, feature): the drift score by window, oldest first."""
+    """One row per (check, feature): the drift score by window, oldest first (``at`` is
+    the end of the window the check looked at)."""
     with store.session() as session:
         reports = repo.list_reports(session=session, endpoint=endpoint, window=window, limit=limit)
     rows = []
-    for report in reversed(reports):
-        at = report.at if report.at.tzinfo else report.at.replace(tzinfo=timezone.utc)
+    for report in sorted(reports, key=lambda r: (r.window_end, r.id)):
+        at = datetime.fromtimestamp(report.window_end, timezone.utc)
         summary = report.summary
         items = list((summary.get("features") or {}).items())
         if summary.get("prediction"):
