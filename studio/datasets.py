@@ -178,11 +178,13 @@ def write_parquet(store: Store, frame: pd.DataFrame, schema: list[dict] | None =
     try:
         # preserve_index=None: a RangeIndex is stored as metadata, any other index as columns.
         table = pa.Table.from_pandas(frame, preserve_index=None)
-        use_dictionary: bool | list[str] = True
         if schema is not None and len(frame):
             limit = max(1000, len(frame) // 10)
             use_dictionary = [e["name"] for e in schema if e.get("distinct", 0) <= limit
                               and e["name"] in table.column_names] or False
+        else:  # no counts yet: everything but fractional numbers tends to repeat
+            use_dictionary = [str(c) for c in frame.columns
+                              if not pd.api.types.is_float_dtype(frame[c])] or False
         pq.write_table(table, scratch, compression="snappy", use_dictionary=use_dictionary)
         del table
         return store.artifacts.move_in(scratch)
@@ -194,28 +196,36 @@ def write_parquet(store: Store, frame: pd.DataFrame, schema: list[dict] | None =
 def save_version(
     store: Store, *, name: str, frame: pd.DataFrame, parent: DatasetVersionPublic | None = None,
     recipe: list | None = None, import_report: dict | None = None, source_sha: str | None = None,
-    source_name: str | None = None, note: str = "", schema: list[dict] | None = None,
-    profile: dict | Callable[[], dict] | None = None,
+    source_name: str | None = None, note: str = "",
+    schema: list[dict] | Callable[[pd.DataFrame], list[dict]] | None = None,
+    profile: dict | Callable[[list[dict]], dict] | None = None,
 ) -> DatasetVersionPublic:
     """Store ``frame`` as the next version of dataset ``name``.
 
-    The Parquet artifact is written first, then the row in one transaction. With
-    ``profile`` (a dict from :func:`studio.profile.build_profile`, or a function
-    returning one, which then runs while the Parquet file is being written) the
-    profile is stored with the version.
+    The Parquet artifact is written first, then the row in one transaction. Without
+    ``schema`` (or with a function computing it from the frame) the schema is inferred
+    while the Parquet file is being written. With ``profile`` (a dict from
+    :func:`studio.profile.build_profile`, or a function of the schema returning one,
+    which then also runs during the write) the profile is stored with the version.
     """
     from concurrent.futures import ThreadPoolExecutor
 
     name = validate_name(name, "dataset name")
     frame = _parquet_ready(frame)
-    schema = schema if schema is not None else infer_schema(frame)
+    known = schema if isinstance(schema, list) else None
     profile_sha = None
     with ThreadPoolExecutor(1) as pool:
-        # pyarrow releases the GIL while encoding: the profile's JSON is written meanwhile.
-        written = pool.submit(write_parquet, store, frame, schema)
-        if profile is not None:
-            built = profile() if callable(profile) else profile
-            profile_sha = _put_profile(store, {**built, "targets": {}})
+        # pyarrow releases the GIL while encoding: schema and profile are computed meanwhile.
+        written = pool.submit(write_parquet, store, frame, known)
+        try:
+            if known is None:
+                schema = schema(frame) if callable(schema) else infer_schema(frame)
+            if profile is not None:
+                built = profile(schema) if callable(profile) else profile
+                profile_sha = _put_profile(store, {**built, "targets": {}})
+        except BaseException:
+            _discard(store, written)
+            raise
         data_sha = written.result()
     report = json.loads(json.dumps(import_report or {}, default=json_safe))
     with store.session() as session:
@@ -326,7 +336,9 @@ def import_file(store: Store, path: str | Path, *, name: str | None = None,
         # it overlaps with parsing (both release the GIL).
         source = pool.submit(store.artifacts.put_bytes, data)
         try:
-            table = read_table(path, options=options, progress=progress, data=data)
+            # The schema is inferred later, while the Parquet file is written.
+            table = read_table(path, options=options, progress=progress, data=data,
+                               infer=False)
         except BaseException:
             _discard(store, source)
             raise
@@ -338,15 +350,16 @@ def import_file(store: Store, path: str | Path, *, name: str | None = None,
         if profile:
             from studio import profile as profiling
 
-            def built():
-                return profiling.build_profile(table.frame, table.schema, table.report,
+            def built(schema: list[dict]) -> dict:
+                return profiling.build_profile(table.frame, schema, table.report,
                                                counts=table.counts)
         if progress:
-            progress(0.85, "saving the dataset version" + (" and profiling it" if profile
+            progress(0.75, "saving the dataset version" + (" and profiling it" if profile
                                                             else ""))
         version = save_version(
             store, name=dataset_name, frame=table.frame, import_report=table.report,
-            source_sha=source_sha, source_name=shown, schema=table.schema,
+            source_sha=source_sha, source_name=shown,
+            schema=lambda frame: infer_schema(frame, counts=table.counts),
             note=f"imported from {shown}"[:500], profile=built,
         )
     except BaseException:

@@ -128,9 +128,10 @@ def _text_bytes(data: bytes, opts: ImportOptions, report: dict,
 
 
 def read_table(path: str | Path, options: Any = None, progress: Progress | None = None,
-               data: bytes | None = None) -> Table:
+               data: bytes | None = None, infer: bool = True) -> Table:
     """Read ``path`` into a :class:`Table` (see the module docstring). ``data``: the file's
-    bytes when the caller has read them already."""
+    bytes when the caller has read them already; ``infer=False`` leaves the schema empty
+    for the caller to infer (the import does it while writing Parquet)."""
     started = time.perf_counter()
     opts = ImportOptions.from_any(options)
     path = Path(path)
@@ -188,8 +189,10 @@ def read_table(path: str | Path, options: Any = None, progress: Progress | None 
                         warnings=warnings, text_columns=text_columns, counts=counts)
     counts = {k: v for k, v in counts.items() if k in frame.columns}
     _finish_warnings(frame, report, warnings)
-    _note(progress, 0.75, "inferring column types")
-    schema = infer_schema(frame, counts=counts)
+    schema: list[dict] = []
+    if infer:
+        _note(progress, 0.7, "inferring column types")
+        schema = infer_schema(frame, counts=counts)
     report["rows"], report["cols"] = int(len(frame)), int(frame.shape[1])
     report["seconds"] = round(time.perf_counter() - started, 3)
     return Table(frame, schema, report, warnings, counts)
