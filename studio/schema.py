@@ -82,14 +82,36 @@ def _counts(series: pd.Series) -> pd.Series:
         return series.dropna().astype(str).value_counts()
 
 
+def _count_compact(values: np.ndarray) -> int | None:
+    """Distinct whole numbers by counting when their range is compact (no hashing)."""
+    if not len(values):
+        return 0
+    lo, hi = int(values.min()), int(values.max())
+    if hi - lo >= max(4 * len(values), 1 << 16):
+        return None
+    return int(np.count_nonzero(np.bincount((values - lo).astype(np.int64))))
+
+
 def _distinct(series: pd.Series) -> int:
-    """Distinct non-missing values; whole numbers in a compact range by counting (no hash)."""
-    if isinstance(series.dtype, np.dtype) and series.dtype.kind in "iu" and len(series):
-        arr = series.to_numpy()
-        lo, hi = int(arr.min()), int(arr.max())
-        if hi - lo < max(4 * len(arr), 1 << 16):
-            return int(np.count_nonzero(np.bincount((arr - lo).astype(np.int64))))
-    return int(series.nunique(dropna=True))
+    """Distinct non-missing values; whole numbers and dates in a compact range are counted
+    (cheaper than hashing a million values), everything else hashed."""
+    found = None
+    if isinstance(series.dtype, np.dtype) and len(series):
+        kind = series.dtype.kind
+        if kind in "iu":
+            found = _count_compact(series.to_numpy())
+        elif kind == "f":
+            arr = series.to_numpy()
+            arr = arr[~np.isnan(arr)]
+            if len(arr) and np.isfinite(arr).all() and not (arr % 1).any() \
+                    and np.abs(arr).max() < 2 ** 53:
+                found = _count_compact(arr.astype(np.int64))
+        elif kind == "M":
+            ns = series.dropna().to_numpy().astype("datetime64[ns]").astype(np.int64)
+            day = 86_400 * 10**9
+            if len(ns) and not (ns % day).any():
+                found = _count_compact(ns // day)
+    return found if found is not None else int(series.nunique(dropna=True))
 
 
 def _numeric_column(name: str, series: pd.Series, n: int, missing: int, distinct: int) -> dict:
