@@ -10,6 +10,8 @@ from studio.errors import StudioError
 from studio.model_cards import data_lineage, get_version, list_model_versions, load_evaluation, stages
 from studio.registry import set_notes, set_stage
 
+PUBLISHED = "models_page_published"  # (endpoint, model) of the last publish, shown once
+
 st.title("Models")
 st.caption("Every registered model version with its card: how good it is, what data made it, "
            "and one click to put it behind a live endpoint.")
@@ -30,7 +32,8 @@ st.dataframe(
 refs = [r["ref"] for r in rows]
 wanted = st.session_state.get(Keys.MODEL)
 index = refs.index(wanted) if wanted in refs else 0
-ref = st.selectbox("Model version", refs, index=index, key="models_page_ref")
+ref = st.selectbox("Model version", refs, index=index, key="models_page_ref",
+                   on_change=lambda: st.session_state.pop(PUBLISHED, None))
 st.session_state[Keys.MODEL] = ref
 row = rows[refs.index(ref)]
 version = get_version(store(), row["id"])
@@ -41,7 +44,8 @@ top[0].metric("Task", version.task)
 score = f"{version.score:.4f}" if version.score is not None else "–"
 top[1].metric(f"CV {version.metric or 'score'}", score)
 top[2].metric("Stage", version.stage)
-top[3].metric("Serving on", ", ".join(row["endpoints"]) or "no endpoint")
+top[3].metric("Endpoints", len(row["endpoints"]),
+              help="Serving this version: " + (", ".join(row["endpoints"]) or "none"))
 
 with st.container(border=True):
     st.markdown("**Publish this version**")
@@ -55,11 +59,16 @@ with st.container(border=True):
         except StudioError as exc:
             show_error(exc)
         else:
-            st.success(f"Endpoint {ep.name} now serves {ep.model}; it is live within a few seconds.",
-                       icon=":material/check_circle:")
-            st.code(f"{settings().base_service_url}/endpoints/{ep.name}/invocations", language=None)
-            st.page_link("pages/endpoints.py", label="Try it on the Endpoints page",
-                         icon=":material/arrow_forward:")
+            st.session_state[PUBLISHED] = (ep.name, ep.model)
+            st.session_state[Keys.ENDPOINT] = ep.name
+            st.rerun()  # the table and the metrics above show the new endpoint
+    if st.session_state.get(PUBLISHED):
+        name, served = st.session_state[PUBLISHED]
+        st.success(f"Endpoint {name} now serves {served}; it is live within a few seconds.",
+                   icon=":material/check_circle:")
+        st.code(f"{settings().base_service_url}/endpoints/{name}/invocations", language=None)
+        st.page_link("pages/endpoints.py", label="Try it on the Endpoints page",
+                     icon=":material/arrow_forward:")
 
 tabs = st.tabs(["Evaluation", "Data and lineage", "Parameters", "Notes and stage", "Download"])
 

@@ -68,6 +68,7 @@ def test_publish_from_the_ui_and_predict_from_the_try_it_form(tmp_path):
             page.get_by_role("button", name="Predict").click()
             expect(page.get_by_text("Class probabilities")).to_be_visible(timeout=30_000)
             expect(page.get_by_text("request id")).to_be_visible()
+            page.get_by_text("request id").scroll_into_view_if_needed()
             page.screenshot(path=str(tmp_path / "try-it.png"), full_page=True)
             browser.close()
     finally:
