@@ -275,7 +275,9 @@ class Converter:
     """Validates records against a schema and converts them column by column."""
 
     def __init__(self, schema: list[dict]):
-        self.columns = [Column.from_schema(e) for e in schema]
+        # Columns the model does not use (IDs, excluded features) are documented in the
+        # schema with used=false: a request may leave them out.
+        self.columns = [Column.from_schema(e) for e in schema if e.get("used", True)]
         self.names = [c.name for c in self.columns]
         self._known = set(self.names)
 
