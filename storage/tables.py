@@ -157,7 +157,10 @@ class EndpointEvent(SQLModel, table=True):
 
 class PredictionLog(SQLModel, table=True):
     __tablename__ = "prediction_log"
-    __table_args__ = (Index("ix_prediction_log_endpoint_ts", "endpoint", "ts"),)
+    __table_args__ = (
+        Index("ix_prediction_log_endpoint_ts", "endpoint", "ts"),
+        Index("ix_prediction_log_traffic", "endpoint", "ts", "status", "latency_ms"),
+    )
     id: Optional[int] = Field(default=None, primary_key=True)
     request_id: str = Field(max_length=64, unique=True)
     endpoint: str = Field(max_length=64)
