@@ -54,7 +54,8 @@ def _space_hgb(trial, task):
         "learning_rate": trial.suggest_float("hgb__learning_rate", 0.01, 0.3, log=True),
         "max_leaf_nodes": trial.suggest_int("hgb__max_leaf_nodes", 7, 127, log=True),
         "min_samples_leaf": trial.suggest_int("hgb__min_samples_leaf", 5, 100, log=True),
-        "l2_regularization": trial.suggest_float("hgb__l2_regularization", 1e-4, 10.0, log=True),
+        # below ~0.1, multiclass boosting with rare classes diverges (leaf values explode)
+        "l2_regularization": trial.suggest_float("hgb__l2_regularization", 0.1, 10.0, log=True),
         "max_features": trial.suggest_float("hgb__max_features", 0.3, 1.0),
     }
 
@@ -97,15 +98,19 @@ def available(n_rows: int, allowed: list[str] | None = None) -> list[str]:
     return names
 
 
-def portfolio(task: str, algorithms: list[str]) -> list[dict]:
-    """Strong defaults, best first, as Optuna parameter dicts."""
+def portfolio(task: str, algorithms: list[str], n_classes: int = 0) -> list[dict]:
+    """Strong defaults, best first, as Optuna parameter dicts.
+
+    With many classes, boosting grows one tree per class per round while a forest's
+    tree serves every class: forests go first there.
+    """
     reg = task == "regression"
     items = [
         ("dummy", {}),
-        ("hgb", {"learning_rate": 0.1, "max_leaf_nodes": 31, "min_samples_leaf": 20,
-                 "l2_regularization": 1e-4, "max_features": 1.0}),
         ("xgb", {"learning_rate": 0.1, "max_depth": 6, "min_child_weight": 1.0, "subsample": 0.8,
                  "colsample_bytree": 0.8, "reg_lambda": 1.0, "reg_alpha": 1e-4}),
+        ("hgb", {"learning_rate": 0.1, "max_leaf_nodes": 31, "min_samples_leaf": 20,
+                 "l2_regularization": 1.0, "max_features": 1.0}),
         ("linear", {"alpha": 1.0} if reg else {"C": 1.0}),
         ("rf", {"n_estimators": 200, "max_features": "0.5" if reg else "sqrt",
                 "min_samples_leaf": 1}),
@@ -120,6 +125,9 @@ def portfolio(task: str, algorithms: list[str]) -> list[dict]:
                  "colsample_bytree": 0.5, "reg_lambda": 10.0, "reg_alpha": 0.1}),
         ("linear", {"alpha": 10.0} if reg else {"C": 0.1}),
     ]
+    if n_classes >= 8:
+        forests = [item for item in items if item[0] in ("rf", "et")]
+        items = items[:1] + forests + [item for item in items[1:] if item[0] not in ("rf", "et")]
     return [{"algorithm": a, **_p(a, p)} for a, p in items if a in algorithms]
 
 
@@ -178,7 +186,7 @@ def build_model(algo: str, params: dict, task: str, *, seed: int, n_jobs: int,
                       min_samples_leaf=int(params.get("min_samples_leaf", 20)),
                       l2_regularization=params.get("l2_regularization", 0.0),
                       max_features=params.get("max_features", 1.0),
-                      max_iter=int(params.get("max_iter", 1000)),
+                      max_iter=int(params.get("max_iter", 300)),
                       early_stopping=bool(params.get("early_stopping", True)),
                       validation_fraction=0.1, n_iter_no_change=20, random_state=seed,
                       categorical_features=list(range(n_cat)) if n_cat else None)
@@ -252,8 +260,7 @@ def fit_model(algo: str, model, Xt, y, *, sample_weight=None, deadline: float | 
                 kwargs["sample_weight_val"] = sample_weight[inner_val]
         else:
             model.set_params(early_stopping=False, max_iter=min(model.max_iter, 200))
-        model.fit(Xt[inner_fit], y[inner_fit], sample_weight=sw, **kwargs)
-        return {"n_iter": int(model.n_iter_)}
+        return _fit_hgb(model, Xt[inner_fit], y[inner_fit], sw, kwargs, deadline, stop)
     callbacks = [_Deadline(deadline, stop)] if deadline or stop else None
     if len(inner_val):
         model.set_params(early_stopping_rounds=50, callbacks=callbacks)
@@ -288,6 +295,28 @@ def _fit_forest(model, Xt, y, sample_weight, deadline: float | None,
     finally:
         model.set_params(warm_start=False)
     return {"n_estimators": grown}
+
+
+def _fit_hgb(model, X, y, sample_weight, kwargs: dict, deadline: float | None,
+             stop: Callable[[], bool] | None) -> dict:
+    """Histogram boosting in chunks of iterations (warm start), so it stops at the deadline."""
+    total = int(model.max_iter)
+    done = 0
+    model.set_params(warm_start=True)
+    try:
+        while done < total:
+            started = time.time()
+            done = min(total, done + 25)
+            model.set_params(max_iter=done)
+            model.fit(X, y, sample_weight=sample_weight, **kwargs)
+            if model.n_iter_ < done:
+                break  # early stopping ended it
+            took = time.time() - started
+            if (deadline is not None and time.time() + took > deadline) or (stop and stop()):
+                break
+    finally:
+        model.set_params(warm_start=False, max_iter=total)
+    return {"n_iter": int(model.n_iter_)}
 
 
 def inner_split(y: np.ndarray, *, seed: int, is_clf: bool, frac: float = 0.1

@@ -205,7 +205,11 @@ class Search:
         self.train_pos, self.hold_pos = splits.split_holdout(
             n, self.codes, seed=self.seed, stratify=plan.stratify, groups=groups, order=order,
             frac=config.holdout_frac)
-        cap = int(max(20_000, min(splits.SEARCH_MAX_ROWS, config.time_budget_s * 1000)))
+        # rows the search fits on: more with more time, fewer with many classes (boosting
+        # grows a tree per class); the final fit sees every training row it can afford
+        per_class = 4.0 / max(4, self.n_classes)
+        cap = int(max(20_000, min(splits.SEARCH_MAX_ROWS,
+                                  config.time_budget_s * 1000 * per_class)))
         self.search_pos = splits.subsample(self.train_pos, self.codes, seed=self.seed, max_rows=cap)
         sub_groups = groups[self.search_pos] if groups is not None else None
         sub_order = None
@@ -406,7 +410,7 @@ class Search:
         if study is None:
             study = new_study(self.metric, self.seed)
         if not study.trials:
-            for params in cands.portfolio(self.task, self.algorithms):
+            for params in cands.portfolio(self.task, self.algorithms, self.n_classes):
                 if params["algorithm"] != "dummy":
                     study.enqueue_trial(params, skip_if_exists=True)
         skipped_in_a_row = 0
@@ -658,10 +662,10 @@ class Search:
         left = hard_deadline - time.time()
         if per_row <= 0 or left <= 0:
             return self.train_pos
-        affordable = int(left * 0.45 / (per_row * 1.5))
+        affordable = int(left * 0.7 / (per_row * 1.2))  # the rest: holdout scoring, importance
         if affordable >= len(self.train_pos):
             return self.train_pos
-        rows = max(affordable, min(n_fold, len(self.train_pos)))
+        rows = max(affordable, min(1000, len(self.train_pos)))
         return splits.subsample(self.train_pos, self.codes, seed=self.seed, max_rows=rows)
 
     def predict_scores(self, pipeline, positions: np.ndarray) -> np.ndarray:
@@ -790,7 +794,9 @@ def new_study(metric: Metric, seed: int, storage=None, study_name: str | None = 
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     sampler = optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True,
                                          n_startup_trials=5, constant_liar=False)
-    pruner = optuna.pruners.PercentilePruner(25.0, n_startup_trials=10, n_warmup_steps=0)
+    # keep the best two thirds at each fold: a trial in the worst third after its first folds
+    # is hopeless (percentile = the share of trials kept, in either direction)
+    pruner = optuna.pruners.PercentilePruner(67.0, n_startup_trials=10, n_warmup_steps=0)
     return optuna.create_study(
         storage=storage, study_name=study_name, sampler=sampler, pruner=pruner,
         direction="maximize" if metric.greater_is_better else "minimize", load_if_exists=True)
