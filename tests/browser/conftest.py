@@ -6,14 +6,16 @@ Use them from any test in ``tests/browser/`` (mark the module with
     def test_something(studio_app, page, console_errors):
         studio_app.seed(lambda store: ...)          # optional: put data in its store first
         page.goto(studio_app.url())                 # start at Home (see the note below)
-        page.get_by_role("link", name="Datasets").click()
+        expect(page.get_by_role("heading", name="Studio")).to_be_visible()
+        page.goto(studio_app.url("data"))           # then any page by its url path
         ...
         shot(page, "after-upload")                  # test-artifacts/<name>.png
         assert console_errors == []
 
 Note: on a freshly started server, the first session that opens a deep link such as
 ``/data`` gets Streamlit's old directory-based navigation (``app.py`` has not run yet, so
-``st.navigation`` is unknown). Open ``studio_app.url()`` first, then navigate.
+``st.navigation`` is unknown). Open ``studio_app.url()`` first and wait for it, then go to
+the page you want.
 
 Fixtures and helpers
 - ``free_port()``: a free TCP port on 127.0.0.1.

@@ -17,8 +17,9 @@ CASES = Path(__file__).resolve().parents[1] / "fixtures" / "input_cases"
 
 
 def test_upload_a_csv_and_see_its_profile(studio_app, page, console_errors, dialogs):
-    page.goto(studio_app.url())
-    page.get_by_role("link", name="Datasets").click()  # the sidebar, as a user would
+    page.goto(studio_app.url())  # Home first: app.py sets up the navigation
+    expect(page.get_by_role("heading", name="Studio")).to_be_visible()
+    page.goto(studio_app.url("data"))
     expect(page.get_by_role("heading", name="Datasets")).to_be_visible()
     expect(page.get_by_text("No datasets yet")).to_be_visible()
 
