@@ -208,8 +208,13 @@ with tab_charts:
         st.info("Charts appear once trials have finished.")
     else:
         metric = _e(config.get("metric"))
+        baseline = done[done["algorithm"] == "dummy"]["score"]
+        done = done[done["algorithm"] != "dummy"]  # drawn as a line: it would squash the axis
         fig = px.box(done.assign(algorithm=done["algorithm"].map(_e)), x="algorithm", y="score",
                      points="all", title="CV score by model", height=360)
+        if len(baseline):
+            fig.add_hline(y=float(baseline.iloc[0]), line_dash="dot",
+                          annotation_text="dummy baseline")
         fig.update_layout(yaxis_title=metric, xaxis_title="")
         plot(fig)
         fig = px.scatter(done.assign(algorithm=done["algorithm"].map(_e)), x="fit_time_s",

@@ -30,6 +30,15 @@ def test_start_a_search_and_see_the_leaderboard_fill(studio_app, page, console_e
     expect(page.get_by_text("Registered model clinic:1")).to_be_visible(timeout=90_000)
     expect(page.get_by_text("Score of each trial over time")).to_be_visible(timeout=10_000)
     shot(page, "train-finished")
+    # the history: the same search on Experiments, with its charts and the model's evaluation
+    page.get_by_role("link", name="Experiments").first.click()
+    expect(page.get_by_role("heading", name="Experiments")).to_be_visible(timeout=30_000)
+    page.get_by_role("tab", name="Model evaluation").click()
+    expect(page.get_by_text("Confusion matrix").first).to_be_visible(timeout=30_000)
+    shot(page, "experiments-evaluation")
+    page.get_by_role("tab", name="Charts").click()
+    expect(page.get_by_text("CV score by model").first).to_be_visible(timeout=30_000)
+    shot(page, "experiments-charts")
     with studio_app.store.session() as s:
         from storage import jobs as repo
 
