@@ -44,3 +44,4 @@ bench: setup
 	$(PY) -m pip install --quiet -r bench/requirements.txt
 	$(PY) bench/ingest.py
 	$(PY) bench/serve.py
+	$(PY) bench/automl.py

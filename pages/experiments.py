@@ -204,20 +204,21 @@ with tab_board:
 with tab_charts:
     points = pd.DataFrame(service.trial_points(store, job.id, limit=5000))
     done = points[(points["status"] == "complete") & points["score"].notna()] if len(points) else points
-    if done is None or not len(done):
-        st.info("Charts appear once trials have finished.")
+    baseline = done[done["algorithm"] == "dummy"]["score"] if len(done) else []
+    # the dummy is drawn as a line: as a point it would squash the axis
+    models = done[done["algorithm"] != "dummy"] if len(done) else done
+    if not len(models):
+        st.info("Charts appear once models (beyond the baseline) have finished.")
     else:
         metric = _e(config.get("metric"))
-        baseline = done[done["algorithm"] == "dummy"]["score"]
-        done = done[done["algorithm"] != "dummy"]  # drawn as a line: it would squash the axis
-        fig = px.box(done.assign(algorithm=done["algorithm"].map(_e)), x="algorithm", y="score",
-                     points="all", title="CV score by model", height=360)
+        fig = px.box(models.assign(algorithm=models["algorithm"].map(_e)), x="algorithm",
+                     y="score", points="all", title="CV score by model", height=360)
         if len(baseline):
             fig.add_hline(y=float(baseline.iloc[0]), line_dash="dot",
                           annotation_text="dummy baseline")
         fig.update_layout(yaxis_title=metric, xaxis_title="")
         plot(fig)
-        fig = px.scatter(done.assign(algorithm=done["algorithm"].map(_e)), x="fit_time_s",
+        fig = px.scatter(models.assign(algorithm=models["algorithm"].map(_e)), x="fit_time_s",
                          y="score", color="algorithm", log_x=True, hover_data=["number"],
                          title="Score vs fit time (all folds)", height=360)
         fig.update_layout(yaxis_title=metric, xaxis_title="fit time, seconds (log)")
