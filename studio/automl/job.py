@@ -134,7 +134,7 @@ def _run_search(ctx) -> dict:
         search.entries[ensemble.trial_id] = ensemble
         chosen = ensemble
     ctx.check_cancel()
-    final = search.finalize(chosen, hard_deadline=deadline + 0.05 * budget)
+    final = search.finalize(chosen, hard_deadline=deadline)
     evaluation_sha = _store_evaluation(ctx, search, final)
     result = {
         "task": plan.task, "metric": plan.metric, "score": final.cv.get(plan.metric),
