@@ -23,4 +23,14 @@ PAGES = {
     ],
 }
 
-st.navigation(PAGES).run()
+# Our own sidebar menu: the file-based page list of a `pages/` folder never shows, even on
+# a deep link opened before the first run (client.showSidebarNavigation = false).
+current = st.navigation(PAGES, position="hidden")
+with st.sidebar:
+    st.markdown("### :material/science: Studio")
+    for section, pages in PAGES.items():
+        if section:
+            st.caption(section.upper())
+        for page in pages:
+            st.page_link(page, label=page.title, icon=page.icon)
+current.run()

@@ -17,6 +17,23 @@ from studio.settings import Settings
 ROOT = Path(__file__).resolve().parent.parent
 
 
+# Streamlit treats an app with a `pages/` folder as a v1 multipage app until app.py first
+# calls st.navigation, so the very first deep link after start (/data) would run the page
+# file alone, without the app's layout and menu. Declaring v2 before the server starts
+# avoids that. (Runs in the child process; studio itself never imports streamlit.)
+_STREAMLIT_MAIN = (
+    "import sys; from streamlit.runtime.pages_manager import PagesManager; "
+    "PagesManager.uses_pages_directory = False; "
+    "from streamlit.web.cli import main; sys.argv[0] = 'streamlit'; sys.exit(main())"
+)
+
+
+def streamlit_command(port: int, *extra: str) -> list[str]:
+    """The command line that serves the UI on 127.0.0.1:port."""
+    return [sys.executable, "-c", _STREAMLIT_MAIN, "run", str(ROOT / "app.py"),
+            "--server.address", "127.0.0.1", "--server.port", str(port), *extra]
+
+
 def _load_samples(settings: Settings) -> None:
     try:
         from studio.samples import ensure_samples
@@ -36,10 +53,8 @@ def run_all(settings: Settings, ui_port: int | None = None, service: bool = True
         children.append(subprocess.Popen(
             [sys.executable, "-m", "studio", "serve", "--host", settings.service_host,
              "--port", str(settings.service_port)], env=env, cwd=ROOT))
-    children.append(subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
-         "--server.address", "127.0.0.1", "--server.port", str(ui_port or settings.ui_port)],
-        env=env, cwd=ROOT))
+    children.append(subprocess.Popen(streamlit_command(ui_port or settings.ui_port),
+                                     env=env, cwd=ROOT))
     print(f"Studio UI:          http://127.0.0.1:{ui_port or settings.ui_port}")
     if service:
         print(f"Prediction service: {settings.base_service_url}  (docs at /docs)")

@@ -104,16 +104,16 @@ def start_studio_app(home: Path, env: dict | None = None, timeout: float = 90) -
     """Start the UI on a free loopback port with its store in ``home``."""
     import httpx
 
+    from studio.launcher import streamlit_command
+
     home = Path(home)
     home.mkdir(parents=True, exist_ok=True)
     port = free_port()
     child_env = {**os.environ, "STUDIO_HOME": str(home), "PYTHONPATH": str(ROOT), **(env or {})}
     log = open(home / "ui.log", "wb")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
-         "--server.port", str(port), "--server.address", "127.0.0.1",
-         "--server.headless", "true", "--server.fileWatcherType", "none",
-         "--browser.gatherUsageStats", "false"],
+        streamlit_command(port, "--server.headless", "true", "--server.fileWatcherType", "none",
+                          "--browser.gatherUsageStats", "false"),
         cwd=ROOT, env=child_env, stdout=log, stderr=subprocess.STDOUT)
     log.close()
     app = StudioApp(home, port, proc)
