@@ -173,6 +173,8 @@ def run_flaml(train, test, target, task, budget, cores) -> dict:
         automl = AutoML()
         automl.fit(X, y, estimator_list=["lgbm", "rf", "extra_tree", "lrl1"], **kwargs)
     wall = time.time() - started
+    if automl.model is None:
+        raise RuntimeError("FLAML found no model within the budget")
     if task == "regression":
         scores = _test_scores(task, test[target], pred=automl.predict(X_test))
     else:
@@ -188,7 +190,15 @@ def child(args) -> None:
     train, test = _load(Path(args.data_dir), file, target, task, drop,
                         studio_import=args.child == "studio")
     runner = run_studio if args.child == "studio" else run_flaml
-    out = runner(train, test, target, task, args.budget, args.cores)
+    started = time.time()
+    try:
+        out = runner(train, test, target, task, args.budget, args.cores)
+    except Exception as exc:  # noqa: BLE001 - a failure is a result: reported, not hidden
+        import traceback
+
+        traceback.print_exc()
+        out = {"wall_s": round(time.time() - started, 2), "scores": {}, "model": "—",
+               "error": f"{type(exc).__name__}: {str(exc)[:160]}"}
     out.update(dataset=args.dataset, system=args.child, task=task, rows=len(train) + len(test),
                peak_rss_mb=round(_peak_rss_mb(), 1))
     print("RESULT " + json.dumps(out), flush=True)
@@ -197,8 +207,12 @@ def child(args) -> None:
 def _verdict(task, studio: dict, flaml: dict) -> str:
     metric = METRIC[task]
     a, b = studio["scores"].get(metric), flaml["scores"].get(metric)
-    if a is None or b is None:
+    if a is None and b is None:
         return "n/a"
+    if b is None:
+        return "win"  # FLAML failed on this file
+    if a is None:
+        return "loss"
     if metric == "roc_auc":
         if abs(a - b) <= 0.002:
             return "tie"
@@ -209,7 +223,9 @@ def _verdict(task, studio: dict, flaml: dict) -> str:
     return "win" if a < b else "loss"
 
 
-def _fmt(scores: dict) -> str:
+def _fmt(scores: dict, error: str | None = None) -> str:
+    if not scores:
+        return f"failed ({error})" if error else "failed"
     return ", ".join(f"{k} {v:.4g}" for k, v in scores.items())
 
 
@@ -236,12 +252,14 @@ def write_markdown(results: list[dict], budget: float, cores: int) -> str:
         verdict = _verdict(task, s, f)
         tally[verdict] += 1
         metric = METRIC[task]
-        a, b = s["scores"][metric], f["scores"][metric]
-        worst.append((name, metric, a, b))
+        a, b = s["scores"].get(metric), f["scores"].get(metric)
+        if a is not None and b is not None:
+            worst.append((name, metric, a, b))
         lines.append(
-            f"| {name} | {task} | {s['rows']:,} | {_fmt(s['scores'])} | {_fmt(f['scores'])} | "
+            f"| {name} | {task} | {s['rows']:,} | {_fmt(s['scores'], s.get('error'))} | "
+            f"{_fmt(f['scores'], f.get('error'))} | "
             f"{verdict} | {s['wall_s']} | {f['wall_s']} | {s['peak_rss_mb']:.0f} | "
-            f"{f['peak_rss_mb']:.0f} | {s['model']} ({s['trials']} trials) |")
+            f"{f['peak_rss_mb']:.0f} | {s['model']} ({s.get('trials', 0)} trials) |")
     notes = [f"{r['dataset']} ({r['system']}): {r['note']}" for r in results if r.get("note")]
     if notes:
         lines += ["", "Notes: " + "; ".join(notes) + "."]
@@ -314,7 +332,8 @@ def main() -> int:
                 continue
             result = json.loads(line[len("RESULT "):])
             results.append(result)
-            print(f"{name:<24} {system:<7} {_fmt(result['scores']):<40} wall {result['wall_s']:>6}s "
+            print(f"{name:<24} {system:<7} {_fmt(result['scores'], result.get('error')):<40} "
+                  f"wall {result['wall_s']:>6}s "
                   f"rss {result['peak_rss_mb']:>6.0f}MB  ({time.time() - started:.0f}s)",
                   file=sys.stderr, flush=True)
             (out_dir / "automl.json").write_text(json.dumps(results, indent=1))
