@@ -7,6 +7,7 @@ from typing import Optional
 from sqlalchemy import func
 from sqlmodel import Session, SQLModel, select
 
+from storage.db import insert_ignore, lock_rows
 from storage.tables import Dataset, DatasetVersion, utcnow
 
 
@@ -59,13 +60,17 @@ def create_dataset_version(
     source_name: str | None = None, parent_id: int | None = None,
     recipe: list | None = None, profile_sha: str | None = None, note: str = "",
 ) -> DatasetVersionPublic:
-    """Add the next version of dataset ``name``, creating the dataset if new."""
-    dataset = session.exec(select(Dataset).where(Dataset.name == name)).first()
-    if dataset is None:
-        dataset = Dataset(name=name)
-        session.add(dataset)
-        session.flush()
-    dataset.updated_at = utcnow()
+    """Add the next version of dataset ``name``, creating the dataset if new.
+
+    Safe with concurrent writers: the dataset row is created if missing and locked, so
+    two imports of one dataset get consecutive version numbers instead of a clash."""
+    now = utcnow()
+    insert_ignore(session, Dataset, {"name": name, "description": "", "created_at": now,
+                                     "updated_at": now}, keys=("name",))
+    lock_rows(session, Dataset, Dataset.name == name)
+    dataset = session.exec(select(Dataset).where(Dataset.name == name)
+                           .execution_options(populate_existing=True)).one()
+    dataset.updated_at = now
     latest = session.exec(
         select(func.max(DatasetVersion.version)).where(DatasetVersion.dataset_id == dataset.id)
     ).one()

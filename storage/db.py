@@ -10,7 +10,7 @@ import threading
 from contextlib import contextmanager
 from typing import Iterator
 
-from sqlalchemy import event
+from sqlalchemy import event, select, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, create_engine
 
@@ -70,3 +70,38 @@ def session_scope(url: str) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+# --- writing safely when several processes share the store ---------------------------
+
+def insert_ignore(session: Session, model, values: dict, keys: tuple[str, ...]) -> None:
+    """``INSERT … ON CONFLICT (keys) DO NOTHING``: afterwards the row exists, whichever
+    process created it (two first publishes of one endpoint, two imports creating one
+    dataset). ``values`` must hold every column without a database default."""
+    table = model.__table__
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:  # another database: check first (a race there ends in a unique-constraint error)
+        where = [table.c[k] == values[k] for k in keys]
+        if session.execute(select(table.c.id).where(*where)).first() is None:
+            session.execute(table.insert().values(**values))
+        return
+    session.execute(insert(table).values(**values).on_conflict_do_nothing(index_elements=list(keys)))
+
+
+def lock_rows(session: Session, model, *where) -> None:
+    """Hold the write lock on the matching rows until the transaction ends, so writers that
+    read-then-write under the same parent (the next version number, an endpoint's
+    generation) queue up instead of both reading the same value.
+
+    PostgreSQL: ``SELECT … FOR UPDATE``. SQLite: a no-op UPDATE, which takes the database's
+    write lock before this transaction reads anything (the driver runs earlier SELECTs
+    outside a transaction, so no stale snapshot is held)."""
+    table = model.__table__
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(update(table).where(*where).values(id=table.c.id))
+    else:
+        session.execute(select(table.c.id).where(*where).with_for_update())

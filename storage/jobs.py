@@ -7,6 +7,7 @@ from typing import Any, Optional
 from sqlalchemy import func, update
 from sqlmodel import Session, SQLModel, select
 
+from storage.db import lock_rows
 from storage.tables import Job, Trial, utcnow
 
 ACTIVE = ("queued", "running")
@@ -191,6 +192,7 @@ def update_job_fields(*, session: Session, job_id: int, **values: Any) -> None:
 # --- trials -------------------------------------------------------------------
 
 def add_trial(*, session: Session, job_id: int, **fields: Any) -> TrialPublic:
+    lock_rows(session, Job, Job.id == job_id)  # concurrent trials of a job: distinct numbers
     number = session.exec(
         select(func.coalesce(func.max(Trial.number), 0)).where(Trial.job_id == job_id)
     ).one()

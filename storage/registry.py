@@ -7,7 +7,8 @@ from typing import Optional
 from sqlalchemy import func
 from sqlmodel import Session, SQLModel, select
 
-from storage.tables import Model, ModelVersion
+from storage.db import insert_ignore, lock_rows
+from storage.tables import Model, ModelVersion, utcnow
 
 STAGES = ("none", "staging", "production", "archived")
 
@@ -57,11 +58,11 @@ def create_model_version(
     trial_id: int | None = None, dataset_version_id: int | None = None,
     baseline_sha: str | None = None, notes: str = "",
 ) -> ModelVersionPublic:
-    model = session.exec(select(Model).where(Model.name == name)).first()
-    if model is None:
-        model = Model(name=name)
-        session.add(model)
-        session.flush()
+    # Concurrent registrations of one model queue on its row: consecutive version numbers.
+    insert_ignore(session, Model, {"name": name, "description": "", "created_at": utcnow()},
+                  keys=("name",))
+    lock_rows(session, Model, Model.name == name)
+    model = session.exec(select(Model).where(Model.name == name)).one()
     latest = session.exec(
         select(func.max(ModelVersion.version)).where(ModelVersion.model_id == model.id)
     ).one()

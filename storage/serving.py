@@ -7,6 +7,7 @@ from typing import Any, Optional
 from sqlalchemy import Column, Float, Integer, MetaData, String, Table, Text, func, insert
 from sqlmodel import Session, SQLModel, select
 
+from storage.db import insert_ignore
 from storage.tables import (
     ApiKey, Endpoint, EndpointEvent, Feedback, Model, ModelVersion, PredictionLog, utcnow,
 )
@@ -120,15 +121,16 @@ def set_endpoint_version(
     *, session: Session, name: str, model_version_id: Optional[int], action: str, actor: str,
 ) -> EndpointPublic:
     """Point endpoint ``name`` at a version (None unpublishes), bump its generation and
-    record the change in its history. Creates the endpoint on first publish."""
-    row = session.exec(select(Endpoint).where(Endpoint.name == name)).first()
-    previous = None
-    if row is None:
-        row = Endpoint(name=name, model_version_id=None, generation=0)
-        session.add(row)
-        session.flush()
-    else:
-        previous = row.model_version_id
+    record the change in its history. Creates the endpoint on first publish.
+
+    The row is locked first, so concurrent publishes (two people, two replicas' callers)
+    each get their own generation: replicas that saw one of them still see the next."""
+    now = utcnow()
+    insert_ignore(session, Endpoint, {"name": name, "model_version_id": None, "generation": 0,
+                                      "created_at": now, "updated_at": now}, keys=("name",))
+    row = session.exec(select(Endpoint).where(Endpoint.name == name).with_for_update()
+                       .execution_options(populate_existing=True)).one()
+    previous = row.model_version_id
     row.model_version_id = model_version_id
     row.generation = (row.generation or 0) + 1
     row.updated_at = utcnow()
@@ -198,7 +200,7 @@ _INSERT_CHUNK = 1000  # rows per statement: 9,000 parameters, under SQLite's 32,
 def _multi_row_insert(marks: str, rows: int) -> str:
     one = f"({', '.join([marks] * len(LOG_FIELDS))})"
     return (f"INSERT INTO prediction_log ({', '.join(LOG_FIELDS)}) VALUES "
-            + ", ".join([one] * rows))
+            + ", ".join([one] * rows) + " ON CONFLICT (request_id) DO NOTHING")
 
 
 def insert_prediction_logs(*, session: Session, rows: list[tuple]) -> int:
@@ -208,6 +210,10 @@ def insert_prediction_logs(*, session: Session, rows: list[tuple]) -> int:
     per-row parameter processing, or ``executemany`` (which hands the GIL back and forth once
     per row while the service's request thread wants it), would cost more than the
     predictions being logged. Drivers with another parameter style take the Core path.
+
+    A row whose request id is already logged is skipped (SQLite and PostgreSQL both read
+    ``ON CONFLICT … DO NOTHING``): a flush retried after a commit whose answer was lost
+    neither duplicates rows nor fails forever on the unique request id.
     """
     if not rows:
         return 0
