@@ -80,3 +80,38 @@ def recent_activity(*, session: Session, limit: int = 12) -> list[Activity]:
                               text=f"Alert on {alert.endpoint}: {alert.message}"))
     items.sort(key=lambda a: a.at.replace(tzinfo=None) if a.at else datetime.min, reverse=True)
     return items[:limit]
+
+
+class JourneyIds(SQLModel):
+    """Ids of the newest things along the first-model path (None where there is none)."""
+    dataset_version_id: int | None = None
+    search_job_id: int | None = None
+    model_version_id: int | None = None
+    endpoint_id: int | None = None        # an endpoint serving that model version
+    endpoint: str | None = None
+    answered: bool = False                # that endpoint has logged a prediction
+
+
+def journey_ids(*, session: Session) -> JourneyIds:
+    """The newest dataset version, search, model version, and where that model serves."""
+    from storage.tables import PredictionLog
+
+    ids = JourneyIds(
+        dataset_version_id=session.exec(select(func.max(DatasetVersion.id))).one(),
+        search_job_id=session.exec(select(func.max(Job.id)).where(Job.kind == "search")).one(),
+        model_version_id=session.exec(select(func.max(ModelVersion.id))).one(),
+    )
+    if ids.model_version_id is not None:
+        row = session.exec(select(Endpoint).where(
+            Endpoint.model_version_id == ids.model_version_id).order_by(Endpoint.id)).first()
+        if row is not None:
+            ids.endpoint_id, ids.endpoint = row.id, row.name
+            ids.answered = session.exec(select(PredictionLog.id).where(
+                PredictionLog.endpoint == row.name).limit(1)).first() is not None
+    return ids
+
+
+def active_job_ids(*, session: Session, limit: int = 10) -> list[int]:
+    """Queued and running jobs of any kind, newest first."""
+    return list(session.exec(select(Job.id).where(Job.status.in_(("queued", "running")))
+                             .order_by(Job.id.desc()).limit(limit)).all())

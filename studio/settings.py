@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     dask_scheduler: str | None = Field(default=None, description="tcp://host:port of a Dask cluster.")
     monitor_interval_s: int = Field(default=300, ge=5, description="Seconds between scheduled checks.")
     log_flush_s: float = Field(default=0.5, gt=0, description="Prediction log flush interval.")
+    train_budget_s: float = Field(
+        default=60, ge=5, le=86_400,
+        description="AutoML time budget (seconds) of the home page's one-click training.")
 
     @field_validator("home", mode="after")
     @classmethod

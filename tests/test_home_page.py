@@ -1,14 +1,88 @@
-"""The home page: the start path for an empty studio, counts once there is data."""
+"""The home page: the quick start step by step, the dashboard, and one-click fixes."""
+import pandas as pd
+import pytest
+
+from studio.journey import Fix, apply_fix, journey, suggest_fixes
 from tests.conftest import page_test
+
+
+def _load(store, name="customers_messy"):
+    from studio.samples import load_sample
+
+    return load_sample(store, name).version
+
+
+def _markdown(at) -> str:
+    return "\n".join(m.value for m in at.markdown)
 
 
 def test_empty_studio_shows_the_start_path(store):
     at = page_test("home").run()
     assert not at.exception
-    assert any("Start here" in s.value for s in at.subheader)
+    assert any("Your first live model" in s.value for s in at.subheader)
+    labels = [b.label for b in at.button]
+    assert "Wine cultivars (multiclass)" in labels
+    assert not at.metric  # no dashboard before there is data
+    assert journey(store).step == "data"
 
 
-def test_home_counts_datasets_and_escapes_names(store):
+def test_a_sample_then_a_one_click_fix_makes_a_new_version(store):
+    at = page_test("home").run()
+    at.button(key="home_sample_customers_messy").click().run()
+    assert not at.exception
+    assert any("Loaded customers_messy:1" in s.value for s in at.success)
+    assert "Fill the 40 missing values" in _markdown(at)
+    assert journey(store).step == "train"
+    fix = next(b for b in at.button if b.label == "Apply")
+    fix.click().run()
+    assert not at.exception
+    made = journey(store).dataset
+    assert made.ref == "customers_messy:2" and made.recipe[0]["kind"] == "impute"
+    assert any("Saved customers_messy:2" in s.value for s in at.success)
+    assert "of 'Age'" not in _markdown(at)  # that fix is done
+
+
+def test_a_blocked_target_says_why_and_disables_training(store):
+    from studio.datasets import import_bytes
+
+    import_bytes(store, b"a,b,label\n1,2,x\n3,4,x\n5,6,x\n7,8,x\n", filename="one.csv")
+    at = page_test("home").run()
+    at.selectbox(key=f"home_target_{journey(store).dataset.id}").select("label").run()
+    assert not at.exception
+    assert at.error, "a one-class target must be explained"
+    assert at.button(key="home_train").disabled
+
+
+def test_a_registered_model_is_published_in_one_click(store):
+    from tests.model_factory import register_test_model
+
+    _load(store, "wine")
+    version = register_test_model(store, name="wine", n=120)
+    at = page_test("home").run()
+    assert journey(store).step == "publish"
+    assert any(f"AutoML registered {version.ref}" in s.value for s in at.success)
+    at.button(key="home_publish").click().run()
+    assert not at.exception
+    state = journey(store)
+    assert state.endpoint == "wine" and state.step == "try"
+    assert any("Endpoint wine now serves wine:1" in s.value for s in at.success)
+    assert "Endpoint wine serves wine:1" in _markdown(at).replace("\\", "")
+    assert at.session_state["endpoint_name"] == "wine"
+
+
+def test_a_bad_endpoint_name_is_refused_with_a_message(store):
+    from tests.model_factory import register_test_model
+
+    register_test_model(store, name="m1", n=80)
+    at = page_test("home").run()
+    at.text_input(key=f"home_endpoint_{journey(store).model.id}").input("no spaces here").run()
+    at.button(key="home_publish").click().run()
+    assert not at.exception
+    assert at.error and "endpoint name" in at.error[0].value
+    assert journey(store).endpoint is None
+
+
+def test_dashboard_counts_and_escapes_names(store):
     from storage.datasets import create_dataset_version
 
     with store.session() as session:
@@ -17,4 +91,54 @@ def test_home_counts_datasets_and_escapes_names(store):
     at = page_test("home").run()
     assert not at.exception
     assert at.metric[0].value == "1"
-    assert any("sales" in m.value for m in at.markdown)
+    assert any("sales\\_2024" in m.value for m in at.markdown)
+
+
+# --- suggest_fixes --------------------------------------------------------------------
+
+def _profile_of(store, frame: pd.DataFrame):
+    import io
+
+    from studio import datasets as ds
+
+    buf = io.StringIO()
+    frame.to_csv(buf, index=False)
+    version = ds.import_bytes(store, buf.getvalue().encode(), filename="t.csv").version
+    return version, ds.get_profile(store, version)
+
+
+def test_fixes_answer_what_the_profile_found_and_each_applies(store):
+    frame = pd.DataFrame({
+        "age": [20, None, 35, 41, None, 52, 33, 29] * 5,
+        "plan": ["a", "b", None, "a", "b", "a", "a", "b"] * 5,
+        "same": ["x"] * 40,
+        "empty": [None] * 40,
+        "y": [0, 1] * 20,
+    })
+    version, profile = _profile_of(store, frame)
+    fixes = suggest_fixes(profile, target="y")
+    kinds = [(f.step["kind"], tuple(f.step.get("columns") or ())) for f in fixes]
+    assert ("drop_columns", ("same", "empty")) in kinds or \
+        ("drop_columns", ("empty", "same")) in kinds
+    assert ("impute", ("age",)) in kinds and ("impute", ("plan",)) in kinds
+    assert all(f.title and f.why for f in fixes)
+    assert len({f.key for f in fixes}) == len(fixes)
+    for fix in fixes:  # every suggestion is a valid recipe step on this data
+        made = apply_fix(store, version, fix)
+        assert made.parent_id == version.id and made.recipe[0]["kind"] == fix.step["kind"]
+
+
+def test_no_fix_for_the_target_or_for_clean_data(store):
+    frame = pd.DataFrame({"x": range(30), "y": [None, 1, 0] * 10})
+    _, profile = _profile_of(store, frame)
+    assert suggest_fixes(profile, target="y") == []
+
+
+def test_a_fix_that_fails_stores_nothing(store):
+    from studio.errors import StudioError
+
+    version, _ = _profile_of(store, pd.DataFrame({"x": [1, 2, 3]}))
+    with pytest.raises(StudioError):
+        apply_fix(store, version, Fix("drop", "test", {"kind": "drop_columns",
+                                                        "columns": ["nope"]}))
+    assert journey(store).dataset.id == version.id
