@@ -12,6 +12,9 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
+OPTUNA_SCHEMA = "optuna"  # Optuna's tables on a PostgreSQL store (see optuna_storage)
+
+
 def _default_home() -> Path:
     return Path.home() / ".studio"
 
@@ -67,10 +70,22 @@ class Settings(BaseSettings):
 
     @property
     def optuna_storage(self) -> str:
+        """Optuna's RDB storage: ``optuna_url``; else, on PostgreSQL, the store's database
+        with ``search_path`` set to the ``optuna`` schema (created by migration 0004), so
+        Optuna's tables and its own ``alembic_version`` never meet ours in ``public``;
+        else its own SQLite file in home."""
         if self.optuna_url:
             return self.optuna_url
-        if self.database_url and not self.database_url.startswith("sqlite"):
-            return self.database_url  # Optuna's own tables, prefixed, on the same server
+        if self.database_url and self.database_url.startswith("postgresql"):
+            from sqlalchemy.engine import make_url
+
+            url = make_url(self.database_url)
+            options = url.query.get("options") or ""
+            if isinstance(options, tuple):
+                options = " ".join(options)
+            return url.update_query_dict(
+                {"options": f"{options} -csearch_path={OPTUNA_SCHEMA}".strip()}
+            ).render_as_string(hide_password=False)
         return f"sqlite:///{self.home / 'optuna.db'}"
 
     @property

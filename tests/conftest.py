@@ -39,8 +39,8 @@ def studio_home(tmp_path, monkeypatch, request) -> Path:
         monkeypatch.delenv(var, raising=False)
     if BACKEND == "postgres":
         cluster = request.getfixturevalue("pg_cluster")
+        # Optuna's storage is the default for PostgreSQL: schema "optuna" in the same database
         monkeypatch.setenv("STUDIO_DATABASE_URL", cluster.create_database())
-        monkeypatch.setenv("STUDIO_OPTUNA_URL", cluster.create_database("optuna"))
     return home
 
 

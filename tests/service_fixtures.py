@@ -27,6 +27,7 @@ import httpx
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+BACKEND = os.environ.get("STUDIO_TEST_BACKEND", "sqlite")
 
 
 def free_port() -> int:
@@ -36,14 +37,16 @@ def free_port() -> int:
 
 
 class ServiceProcess:
-    def __init__(self, home: Path, port: int, proc: subprocess.Popen, log_path: Path, env: dict):
+    def __init__(self, home: Path, port: int, proc: subprocess.Popen, log_path: Path, env: dict,
+                 database_url: str | None = None):
         self.home, self.port, self.proc, self.log_path, self.env = home, port, proc, log_path, env
+        self.database_url = database_url
         self.url = f"http://127.0.0.1:{port}"
         self.client = httpx.Client(base_url=self.url, timeout=30)
         from studio import open_store
         from studio.settings import Settings
 
-        self.settings = Settings(home=home, service_port=port,
+        self.settings = Settings(home=home, service_port=port, database_url=database_url,
                                  **({"require_api_key": env["STUDIO_REQUIRE_API_KEY"] == "true"}
                                     if "STUDIO_REQUIRE_API_KEY" in env else {}))
         self.store = open_store(self.settings)
@@ -59,6 +62,12 @@ class ServiceProcess:
         for var in ("STUDIO_DATABASE_URL", "STUDIO_ARTIFACT_ROOT"):
             if var not in env:
                 full_env.pop(var, None)
+        # On the PostgreSQL pass the service shares the test's fresh database (the test's
+        # own store and the service's then see the same rows).
+        database_url = env.get("STUDIO_DATABASE_URL") or (
+            os.environ.get("STUDIO_DATABASE_URL") if BACKEND == "postgres" else None)
+        if database_url:
+            full_env["STUDIO_DATABASE_URL"] = database_url
         log_path = home / f"service-{port}.log"
         log = open(log_path, "wb")
         proc = subprocess.Popen(
@@ -66,7 +75,7 @@ class ServiceProcess:
              "--workers", str(workers)],
             cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT)
         log.close()
-        service = cls(home, port, proc, log_path, env)
+        service = cls(home, port, proc, log_path, env, database_url)
         service.wait_up()
         return service
 
@@ -119,9 +128,12 @@ class ServiceProcess:
 
 
 @pytest.fixture(scope="session")
-def service(tmp_path_factory):
+def service(tmp_path_factory, request):
     """One real service for the test session, with its own store (tests use their own
-    model and endpoint names in it)."""
-    svc = ServiceProcess.start(tmp_path_factory.mktemp("service") / "home")
+    model and endpoint names in it); on the PostgreSQL pass, its own database."""
+    env = {}
+    if BACKEND == "postgres":
+        env["STUDIO_DATABASE_URL"] = request.getfixturevalue("pg_cluster").create_database()
+    svc = ServiceProcess.start(tmp_path_factory.mktemp("service") / "home", **env)
     yield svc
     svc.stop()
