@@ -442,46 +442,58 @@ class Search:
     def run_one(self, algo: str, params: dict, *, study, trial) -> bool:
         """Evaluate and record one configuration; False when the budget ran out."""
         from optuna.storages._heartbeat import get_heartbeat_thread
-        from optuna.trial import TrialState
         from contextlib import nullcontext
 
         search_deadline = self.deadline - self.final_reserve()
-
-        def tell(**kwargs):
-            if study is not None:
-                study.tell(trial, **kwargs)
-
         trial_id = self.hooks.trial_started(algorithm=algo, params=params,
                                             optuna_number=trial.number if trial else None)
         beat = get_heartbeat_thread(trial._trial_id, study._storage) if study is not None else nullcontext()
         try:
             with beat:
                 entry = self.evaluate(algo, params, trial=trial, search_deadline=search_deadline)
-        except TrialPruned as exc:
-            fold_scores, fit_total = exc.args
+        except Exception as exc:  # noqa: BLE001 - one bad configuration must not end the search
+            return self.record(trial_id, algo, study=study, trial=trial, error=exc)
+        return self.record(trial_id, algo, study=study, trial=trial, entry=entry)
+
+    def record(self, trial_id: int, algo: str, *, study, trial, entry: Entry | None = None,
+               error: BaseException | None = None, extra: dict | None = None) -> bool:
+        """Tell Optuna and the hooks how one trial ended: ``entry`` or ``error`` (pruned,
+        out of time, cancelled, failed). Shared by :meth:`run_one` and the Dask loop
+        (``studio.automl.distributed``), which adds ``extra`` (the worker)."""
+        from optuna.trial import TrialState
+
+        more = dict(extra or {})
+
+        def tell(**kwargs):
+            if study is not None:
+                study.tell(trial, **kwargs)
+
+        if isinstance(error, TrialPruned):
+            fold_scores, fit_total = error.args
             tell(state=TrialState.PRUNED)
             self.n_pruned += 1
             self.hooks.trial_finished(
                 trial_id, status="pruned", score=_finite(np.nanmean(fold_scores)),
                 fold_scores=[_finite(s) for s in fold_scores], fit_time_s=round(fit_total, 4),
-                extra={"reason": f"pruned after {len(fold_scores)} of {len(self.folds)} folds"})
+                extra={"reason": f"pruned after {len(fold_scores)} of {len(self.folds)} folds", **more})
             self.progress("search")
             return True
-        except OutOfTime as exc:
+        if isinstance(error, OutOfTime):
             tell(state=TrialState.FAIL)
             self.n_failed += 1
-            self.hooks.trial_finished(trial_id, status="stopped", extra={"reason": str(exc)})
+            self.hooks.trial_finished(trial_id, status="stopped", extra={"reason": str(error), **more})
             return True
-        except Exception as exc:  # noqa: BLE001 - one bad configuration must not end the search
+        if error is not None:
             tell(state=TrialState.FAIL)
-            if exc.__class__.__name__ == "Cancelled":
+            if error.__class__.__name__ == "Cancelled":
                 self.hooks.trial_finished(trial_id, status="cancelled",
-                                          extra={"reason": "the job was cancelled"})
-                raise
+                                          extra={"reason": "the job was cancelled", **more})
+                raise error
             self.n_failed += 1
-            log.warning("trial %s (%s) failed: %s", trial_id, algo, exc)
+            kind = getattr(error, "kind", None) or type(error).__name__
+            log.warning("trial %s (%s) failed: %s", trial_id, algo, error)
             self.hooks.trial_finished(trial_id, status="failed",
-                                      extra={"error": f"{type(exc).__name__}: {exc}"[:500]})
+                                      extra={"error": f"{kind}: {error}"[:500], **more})
             self.progress("search")
             return True
         value = entry.score if np.isfinite(entry.score) else None
@@ -500,7 +512,7 @@ class Search:
             score_std=_finite(entry.score_std), fold_scores=[_finite(s) for s in entry.fold_scores],
             fit_time_s=round(entry.fit_time_s, 4),
             predict_ms_per_row=round(getattr(entry, "predict_ms", 0.0), 5),
-            oof_sha=oof_sha, extra={"fold_infos": entry.fold_infos})
+            oof_sha=oof_sha, extra={"fold_infos": entry.fold_infos, **more})
         self.progress("search")
         return True
 
@@ -789,12 +801,16 @@ class Search:
         return self.X_raw.iloc[self.search_pos[self.oof_mask]]
 
 
-def new_study(metric: Metric, seed: int, storage=None, study_name: str | None = None):
+def new_study(metric: Metric, seed: int, storage=None, study_name: str | None = None,
+              constant_liar: bool = False):
+    """The search's study; ``constant_liar`` when several trials run at once (a Dask
+    cluster), so TPE does not propose the same region to every free worker."""
     import optuna
 
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     sampler = optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True,
-                                         n_startup_trials=5, constant_liar=False)
+                                         n_startup_trials=5,
+                                         constant_liar=constant_liar)
     # keep the best two thirds at each fold: a trial in the worst third after its first folds
     # is hopeless (percentile = the share of trials kept, in either direction)
     pruner = optuna.pruners.PercentilePruner(67.0, n_startup_trials=10, n_warmup_steps=0)
