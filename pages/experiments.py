@@ -26,7 +26,7 @@ settings, store = context()
 JOBS_PAGE = 20
 TRIALS_PAGE = 25
 STATUSES = ["all", "running", "queued", "succeeded", "failed", "cancelled", "interrupted"]
-TRIAL_STATUSES = ["all", "complete", "pruned", "failed", "stopped", "running"]
+TRIAL_STATUSES = ["all", "complete", "pruned", "failed", "stopped", "cancelled", "running"]
 SORTS = {"score": "CV score (best first)", "number": "trial number (latest first)",
          "fit_time": "fit time (fastest first)", "predict_time": "prediction time (fastest first)"}
 

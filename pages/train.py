@@ -117,6 +117,8 @@ def _live(job_id: int) -> None:
                        f"{_fmt(result.get('score'))}, holdout "
                        f"{_fmt((result.get('holdout') or {}).get(result.get('metric')))}.",
                        icon=":material/check_circle:")
+            if result.get("warning"):
+                st.warning(md_escape(result["warning"]), icon=":material/warning:")
             st.page_link("pages/models.py", label="Open it on Models", icon=":material/inventory_2:")
         else:
             st.success("The search finished.", icon=":material/check_circle:")

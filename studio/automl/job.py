@@ -144,6 +144,9 @@ def _run_search(ctx) -> dict:
         "validation": search.validation, "evaluation_sha": evaluation_sha,
         "fitted_rows": final.fitted_rows, "refit_full": final.refit_full,
     }
+    if chosen.algorithm == "dummy":
+        result["warning"] = ("only the dummy baseline finished within the time budget: its "
+                             "predictions ignore the features. Give the search more time.")
     if config.get("register", True):
         version_pub = _register(ctx, search, version, plan, raw_schema, final, evaluation_sha,
                                 config.get("model_name"))
