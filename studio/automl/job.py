@@ -114,12 +114,16 @@ def _run_search(ctx) -> dict:
 
     storage = service.optuna_storage(ctx.settings)
     metric = get_metric(plan.metric, plan.task)
-    study = new_study(metric, search.seed, storage=storage, study_name=ctx.job.study_name)
+    study = new_study(metric, search.seed, storage=storage, study_name=ctx.job.study_name,
+                      constant_liar=bool(ctx.settings.dask_scheduler))
     if ctx.job.attempts > 1:
         _recover(ctx, study, search)
 
     try:
-        search.run(study)
+        # STUDIO_DASK_SCHEDULER: trials evaluated on the Dask cluster; otherwise search.run here
+        from studio.automl.distributed import run_search
+
+        run_search(search, study, ctx.settings, schema=version.schema_ or [])
     finally:
         ctx.progress(elapsed_total_s=round(time.time() - started + spent, 2))
     ctx.check_cancel()
