@@ -77,6 +77,7 @@ class Clicks:
 
     def pick(self, page, label: str, option: str) -> None:
         page.get_by_role("combobox", name=label).click()
+        page.keyboard.type(option)  # long lists are virtual: filter first
         page.get_by_role("option", name=option, exact=True).click()
         self.free.append(f"pick {option}")
 
@@ -178,7 +179,7 @@ def test_first_model_journey(case, tmp_path, page, console_errors, dialogs):
         # 3. train with the default budget
         clicks.pick(page, "Column to predict", target)
         train = page.get_by_role("button", name=f"Train ({BUDGET_S} s budget)")
-        expect(train).to_be_enabled()
+        expect(train).to_be_enabled(timeout=90_000)  # the target check runs first
         clicks.click(train, "train")
         expect(page.get_by_role("link", name="Watch the leaderboard on Train")).to_be_visible()
         walk.check("home-training")
@@ -215,8 +216,8 @@ def test_first_model_journey(case, tmp_path, page, console_errors, dialogs):
         page.keyboard.press("Escape")
         walk.check("monitor-alert")
 
-        # every page, now with data
-        for label in PAGES:
+        # every page, now with data (once: the samples' pages look the same)
+        for label in PAGES if case == "messy-upload" else []:
             walk.nav(label)
             walk.check(f"page-{label.lower().replace(' ', '-')}")
         assert dialogs == []  # the HTML in the data never ran
