@@ -17,14 +17,16 @@ lazily, skipped when its module does not exist yet)::
     background.register(my_task)
 
 The service starts every task in its lifespan and at shutdown sets ``ctx.stop``
-(threads are joined for up to 10 s; coroutines are cancelled). With several
-uvicorn workers only one of them runs the tasks (``ctx.primary``; a file lock in
-STUDIO_HOME decides), so a scheduler does not run once per worker.
+(threads are joined for up to 10 s; coroutines are cancelled). With several uvicorn
+workers, or several replicas sharing one store (on one machine or several), only one
+process runs the tasks (``ctx.primary``): the one holding the store lock
+``service-background`` (``storage.locks``: a PostgreSQL advisory lock, or a file lock
+beside a SQLite database), so a scheduler does not run once per worker or replica. The
+others try again every ``CLAIM_RETRY_S`` seconds and take over when the holder stops.
 """
 from __future__ import annotations
 
 import asyncio
-import fcntl
 import importlib
 import inspect
 import logging
@@ -32,7 +34,11 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from storage.locks import try_store_lock
+
 log = logging.getLogger("studio.service")
+LOCK_NAME = "service-background"
+CLAIM_RETRY_S = 15.0
 
 TASKS: list[str] = ["studio.monitor.scheduler:start_scheduler"]
 _factories: list[Callable] = []
@@ -86,30 +92,49 @@ class Runner:
         self._threads: list[threading.Thread] = []
         self._tasks: list[asyncio.Task] = []
         self._started: list[Any] = []
-        self._lock_file = None
+        self._lock = None
+        self._factories: list[Callable] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._waiter: threading.Thread | None = None
 
     def _claim_primary(self) -> bool:
-        path = self.ctx.settings.home / "service-background.lock"
-        self._lock_file = open(path, "w")
         try:
-            fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return True
-        except OSError:
-            self._lock_file.close()
-            self._lock_file = None
-            return False
+            self._lock = try_store_lock(self.ctx.store.url, LOCK_NAME)
+        except Exception:  # noqa: BLE001 - store unreachable: try again later
+            log.exception("could not ask the store who runs background tasks")
+            self._lock = None
+        return self._lock is not None
 
     def start(self) -> None:
         factories = registered()
         if not factories:
             return
+        self._factories = factories
+        self._loop = asyncio.get_running_loop()
         self.ctx.primary = self._claim_primary()
-        if not self.ctx.primary:
-            log.info("background tasks run in another worker of this service")
+        if self.ctx.primary:
+            self._start_tasks()
             return
-        for factory in factories:
+        log.info("background tasks run in another worker or replica of this store; "
+                 "this one takes over if that one stops")
+        self._waiter = threading.Thread(target=self._wait_for_turn, name="background-claim",
+                                        daemon=True)
+        self._waiter.start()
+
+    def _wait_for_turn(self) -> None:
+        while not self.ctx.stop.wait(CLAIM_RETRY_S):
+            if self._claim_primary():
+                log.info("this replica now runs the background tasks")
+                self.ctx.primary = True
+                self._loop.call_soon_threadsafe(self._start_tasks)
+                return
+
+    def _start_tasks(self) -> None:
+        if self.ctx.stop.is_set():  # shutting down while the claim came through
+            return
+        for factory in self._factories:
             if inspect.iscoroutinefunction(factory):
-                self._tasks.append(asyncio.get_running_loop().create_task(factory(self.ctx)))
+                self._tasks.append(self._loop.create_task(factory(self.ctx)))
             elif _arity(factory) == 2:
                 try:
                     self._started.append(factory(self.ctx.settings, self.ctx.store))
@@ -129,6 +154,8 @@ class Runner:
 
     async def stop(self) -> None:
         self.ctx.stop.set()
+        if self._waiter is not None:
+            await asyncio.to_thread(self._waiter.join, 10)
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -144,5 +171,6 @@ class Runner:
                     await asyncio.to_thread(started.stop)
                 except Exception:  # noqa: BLE001
                     log.exception("stopping background task failed")
-        if self._lock_file is not None:
-            self._lock_file.close()
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
