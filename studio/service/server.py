@@ -51,8 +51,13 @@ def serve(settings: Settings, host: str | None = None, port: int | None = None,
     open_store(effective)  # migrate once before workers start
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     mode = "required" if effective.api_keys_required else "not required"
+    where = effective.home
+    if effective.database_url:  # a shared store: say which (never the password)
+        from sqlalchemy.engine import make_url
+
+        where = make_url(effective.database_url).render_as_string(hide_password=True)
     print(f"Studio prediction service on http://{host}:{port} (docs at /docs); "
-          f"API keys {mode}; store {effective.home}", flush=True)
+          f"API keys {mode}; store {where}", flush=True)
     kwargs = {}
     try:
         import uvloop  # noqa: F401
