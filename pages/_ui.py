@@ -8,27 +8,15 @@ from __future__ import annotations
 
 import os
 
-import plotly.graph_objects as go
-import plotly.io as pio
 import streamlit as st
 
 from studio import open_store
 from studio.settings import Settings, get_settings
+from studio.theme import PALETTE, apply_plotly_theme  # noqa: F401 - PALETTE for pages
 
 
-# One look for every chart: readable on a projector, the theme's colours.
-PALETTE = ["#2563eb", "#f97316", "#10b981", "#8b5cf6", "#ef4444", "#0ea5e9", "#eab308",
-           "#64748b", "#ec4899", "#14b8a6"]
-pio.templates["studio"] = go.layout.Template(
-    layout=go.Layout(
-        font=dict(family="Inter, Segoe UI, Helvetica, Arial, sans-serif", size=14, color="#0f172a"),
-        colorway=PALETTE,
-        title=dict(font=dict(size=17)),
-        margin=dict(l=40, r=20, t=50, b=40),
-        hoverlabel=dict(font_size=13),
-    )
-)
-pio.templates.default = "plotly_white+studio"
+# One look for every chart (pages and the model report): studio.theme's plotly template.
+apply_plotly_theme()
 
 
 def plot(fig, **kwargs) -> None:

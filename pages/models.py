@@ -1,14 +1,15 @@
 """Models: the registry, one model card per version, bundle download, one-click publish."""
 import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
 
 from pages._ui import Keys, empty_state, md_escape, plot, settings, show_error, store
 from studio.bundle import build_bundle, bundle_name
 from studio.endpoints import publish
+from studio.evaluation_charts import evaluation_rows
 from studio.errors import StudioError
 from studio.model_cards import data_lineage, get_version, list_model_versions, load_evaluation, stages
 from studio.registry import set_notes, set_stage
+from studio.report import model_report_html, report_file_name
 
 PUBLISHED = "models_page_published"  # (endpoint, model) of the last publish, shown once
 
@@ -85,67 +86,13 @@ with tabs[0]:
     except StudioError as exc:
         evaluation = None
         show_error(exc)
-    charts = 0
-    if evaluation:
-        cm = evaluation.get("confusion_matrix")
-        if isinstance(cm, dict) and cm.get("matrix"):
-            labels = [str(x) for x in cm.get("labels") or range(len(cm["matrix"]))]
-            fig = go.Figure(go.Heatmap(z=cm["matrix"], x=labels, y=labels, colorscale="Blues",
-                                       text=cm["matrix"], texttemplate="%{text}"))
-            fig.update_layout(title="Confusion matrix", xaxis_title="predicted",
-                              yaxis_title="actual", yaxis_autorange="reversed", height=420)
-            plot(fig)
-            charts += 1
-        curves = st.columns(2)
-        roc = evaluation.get("roc")
-        roc_list = roc if isinstance(roc, list) else ([roc] if isinstance(roc, dict) else [])
-        if roc_list and roc_list[0].get("fpr"):
-            fig = go.Figure()
-            for curve in roc_list:
-                name = str(curve.get("label", "ROC"))
-                if curve.get("auc") is not None:
-                    name += f" (AUC {curve['auc']:.3f})"
-                fig.add_trace(go.Scatter(x=curve["fpr"], y=curve["tpr"], mode="lines", name=name))
-            fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="chance",
-                                     line=dict(dash="dot", color="#94a3b8")))
-            fig.update_layout(title="ROC curve", xaxis_title="false positive rate",
-                              yaxis_title="true positive rate", height=380)
-            with curves[0]:
+    chart_rows = evaluation_rows(evaluation, card)
+    for chart_row in chart_rows:  # curves and regression plots side by side
+        for place, fig in zip(st.columns(len(chart_row)) if len(chart_row) > 1
+                              else [st.container()], chart_row):
+            with place:
                 plot(fig)
-            charts += 1
-        pr = evaluation.get("pr")
-        pr_list = pr if isinstance(pr, list) else ([pr] if isinstance(pr, dict) else [])
-        if pr_list and pr_list[0].get("recall"):
-            fig = go.Figure()
-            for curve in pr_list:
-                fig.add_trace(go.Scatter(x=curve["recall"], y=curve["precision"], mode="lines",
-                                         name=str(curve.get("label", "precision-recall"))))
-            fig.update_layout(title="Precision-recall", xaxis_title="recall",
-                              yaxis_title="precision", height=380)
-            with curves[1]:
-                plot(fig)
-            charts += 1
-        residuals = evaluation.get("residuals")
-        if isinstance(residuals, dict) and residuals.get("actual"):
-            actual, predicted = residuals["actual"], residuals.get("predicted", [])
-            fig = go.Figure(go.Scattergl(x=predicted, y=[a - p for a, p in zip(actual, predicted)],
-                                         mode="markers", marker=dict(size=5, opacity=0.6)))
-            fig.add_hline(y=0, line_dash="dot", line_color="#94a3b8")
-            fig.update_layout(title="Residuals (actual − predicted)", xaxis_title="predicted",
-                              yaxis_title="residual", height=400)
-            plot(fig)
-            charts += 1
-    importance = card.get("feature_importance") or (evaluation or {}).get("feature_importance") or []
-    if importance and isinstance(importance, list) and isinstance(importance[0], dict):
-        imp = pd.DataFrame(importance).head(20)
-        if {"feature", "importance"} <= set(imp.columns):
-            imp = imp.sort_values("importance")
-            fig = go.Figure(go.Bar(x=imp["importance"], y=imp["feature"].astype(str),
-                                   orientation="h"))
-            fig.update_layout(title="Feature importance", height=max(300, 24 * len(imp) + 100))
-            plot(fig)
-            charts += 1
-    if not charts:
+    if not chart_rows:
         st.caption("No evaluation plots were stored with this version.")
 
 with tabs[1]:
@@ -209,3 +156,11 @@ with tabs[4]:
     st.download_button("Download model bundle", data=lambda: build_bundle(store(), version),
                        file_name=bundle_name(version), mime="application/zip",
                        icon=":material/download:", key="bundle_download")
+    st.divider()
+    st.write("The model report: one HTML file to share with people who do not use the studio "
+             "(data summary, leaderboard, evaluation plots, feature importance and the live "
+             "endpoint's monitoring summary). It opens offline in any browser.")
+    st.download_button("Download model report (HTML)",
+                       data=lambda: model_report_html(store(), version),
+                       file_name=report_file_name(version), mime="text/html",
+                       icon=":material/description:", key="report_download")

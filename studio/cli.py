@@ -18,7 +18,7 @@ from typing import Any
 
 from studio.errors import StudioError
 
-COMMAND_MODULES = ["data", "automl", "registry", "serving", "monitor", "jobs", "run"]
+COMMAND_MODULES = ["data", "automl", "registry", "serving", "monitor", "jobs", "run", "report"]
 
 
 class _Parser(argparse.ArgumentParser):
