@@ -356,7 +356,13 @@ def render_quick_start(j, health: dict) -> None:
             render_fixes(version)
         with right:
             render_train_form(version)
-        with st.expander("Add other data"):
+        from studio.samples import SAMPLES
+
+        # `make run` loads the samples: until the person adds data of their own, the
+        # upload stays open here (it is what they came for)
+        own_data = any(d.name not in SAMPLES for d in ds.list_datasets(store))
+        with st.expander("Upload your own data, or load another sample", expanded=not own_data,
+                         icon=":material/upload_file:"):
             render_data_step()
         return
     if step == "publish":

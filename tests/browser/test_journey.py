@@ -127,8 +127,14 @@ def _patient_expect():
     expect.set_options(timeout=5_000)
 
 
-def _start(tmp_path):
+def _start(tmp_path, samples: list[str]):
+    """The service and the UI on a clean store (with ``samples`` loaded, as `make run`
+    loads them: the upload must still be in reach)."""
+    from studio.samples import load_sample
+
     svc = ServiceProcess.start(tmp_path / "home")
+    for name in samples:
+        load_sample(svc.store, name)
     app = start_studio_app(svc.home, env={"STUDIO_SERVICE_PORT": str(svc.port),
                                           "STUDIO_TRAIN_BUDGET_S": BUDGET_S})
     return svc, app
@@ -148,12 +154,12 @@ def test_first_model_journey(case, tmp_path, page, console_errors, dialogs):
     from playwright.sync_api import expect
 
     source, target, fix, drift = CASES[case]
-    svc, app = _start(tmp_path)
+    svc, app = _start(tmp_path, samples=["wine"] if source == "upload" else [])
     walk, clicks = Walk(page, case, console_errors), Clicks()
     try:
         page.goto(app.url(), wait_until="networkidle")
         expect(page.get_by_text("Your first live model")).to_be_visible()
-        walk.check("home-empty")
+        walk.check("home-start")
 
         # 1. data: an upload is imported at once; a sample is one click
         if source == "upload":
