@@ -41,6 +41,7 @@ import socket
 import threading
 import time
 import uuid
+import warnings
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
@@ -87,12 +88,12 @@ def run_search(search: Search, study, settings, *, schema: list[dict] | None = N
         client.close()
 
 
-def connect(address: str, timeout: float = CONNECT_TIMEOUT_S):
+def connect(address: str, timeout: float | None = None):
     """A Dask client for ``address``; a clear error when nothing answers there."""
     from distributed import Client
 
     try:
-        return Client(address, timeout=timeout, set_as_default=False)
+        return Client(address, timeout=timeout or CONNECT_TIMEOUT_S, set_as_default=False)
     except (OSError, TimeoutError, ValueError) as exc:
         raise StudioError(
             f"cannot reach the Dask scheduler at {address} ({exc}). Start one with "
@@ -112,6 +113,7 @@ class _Running:
     future: Any
     worker: str | None = None       # where the scheduler last had it running
     lost: list[str] = field(default_factory=list)
+    suspects: list[str] = field(default_factory=list)   # left for another worker: lost?
 
 
 def run_on_cluster(search: Search, study, client, *, schema: list[dict] | None = None,
@@ -149,6 +151,9 @@ class _ClusterLoop:
 
         search, study = self.search, self.study
         optuna.logging.set_verbosity(optuna.logging.WARNING)
+        warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+        # ask/tell without Study.optimize: the job's own poll loop stands in for its heartbeat
+        warnings.filterwarnings("ignore", message="Heartbeat of storage")
         if not study.trials:
             for params in cands.portfolio(search.task, search.algorithms, search.n_classes):
                 if params["algorithm"] != "dummy":
@@ -326,18 +331,27 @@ class _ClusterLoop:
     # watching -----------------------------------------------------------------------------
 
     def _watch_workers(self) -> dict:
-        """Current workers; notes where each trial runs and which lost its worker."""
+        """Current workers; notes where each trial runs and which trials lost their worker.
+
+        A worker is lost when it leaves the cluster while a trial was running there (the
+        scheduler then runs the task elsewhere). Processing is read before the worker
+        list, so a task already moved by the scheduler is seen with its old worker gone;
+        a task moved while its old worker stays (work stealing) is checked once more."""
         try:
-            workers = self.client.nthreads()
             processing = self.client.processing() if self.running else {}
+            workers = self.client.nthreads()
         except Exception:  # noqa: BLE001 - the scheduler is briefly busy; look again next poll
             return {}
         where = {key: address for address, keys in processing.items() for key in keys}
         for key, run in list(self.running.items()):
+            gone = [a for a in run.suspects if a not in workers and a not in run.lost]
             if run.worker and run.worker not in workers and run.worker not in run.lost:
-                run.lost.append(run.worker)
-                log.warning("trial %s lost its worker %s", run.trial_id, run.worker)
+                gone.append(run.worker)
                 run.worker = None
+            run.suspects = []
+            if gone:
+                run.lost.extend(gone)
+                log.warning("trial %s lost its worker %s", run.trial_id, ", ".join(gone))
                 if len(run.lost) >= MAX_LOSSES:
                     self.client.cancel([run.future])
                     self.running.pop(key, None)
@@ -349,7 +363,11 @@ class _ClusterLoop:
                     continue
             address = where.get(key)
             if address and address != run.worker:
+                if run.worker:
+                    run.suspects.append(run.worker)
                 run.worker = address
+                self.search.hooks.trial_finished(run.trial_id, extra=self._extra(run))
+            elif gone:
                 self.search.hooks.trial_finished(run.trial_id, extra=self._extra(run))
         self.search.hooks.progress(cluster=self._cluster_progress(workers))
         return workers
