@@ -208,7 +208,7 @@ def render_fixes(version) -> None:
     st.caption("One click saves a new version with the step in its recipe (it is replayed "
                "at prediction time too).")
     for fix in fixes:
-        text, button = st.columns([3, 1], vertical_alignment="center")
+        text, button = st.columns([5, 2], vertical_alignment="center")
         text.markdown(md_escape(fix.title))
         text.caption(md_escape(fix.why))
         if button.button("Apply", key=f"home_fix_{version.id}_{fix.key}",
@@ -427,8 +427,8 @@ def render_endpoints(health: dict) -> None:
             state = slot.get("status") or "loading"
         mon = monitored.get(ep.name) or {}
         rows.append({"endpoint": ep.name, "serving": ep.model or "–", "health": state,
-                     "monitoring": mon.get("status") or "not checked yet",
-                     "open alerts": mon.get("open_alerts") or 0})
+                     "drift check": mon.get("status") or "not yet",
+                     "alerts": mon.get("open_alerts") or 0})
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
     if len(endpoints) > 20:
         st.caption(f"… and {len(endpoints) - 20} more on the Endpoints page.")

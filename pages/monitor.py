@@ -79,7 +79,7 @@ if not endpoints:
 names = [e["endpoint"] for e in endpoints]
 if st.session_state.get(Keys.ENDPOINT) not in names:
     st.session_state[Keys.ENDPOINT] = names[0]
-top = st.columns([2, 3, 1.2, 1.4])
+top = st.columns([2, 2.6, 1.2, 1.8])
 endpoint = top[0].selectbox("Endpoint", names, key=Keys.ENDPOINT)
 window = top[1].radio("Window", list(WINDOW_LABELS), format_func=WINDOW_LABELS.get,
                       horizontal=True, key="monitor_window")

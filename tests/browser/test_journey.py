@@ -59,6 +59,12 @@ def messy_csv(rows: int = 240, seed: int = 5) -> bytes:
     return buf.getvalue().encode("utf-8")
 
 
+def live(page):
+    """Elements of the current run: while a rerun is under way, Streamlit keeps the last
+    run's elements (data-stale="true") until the new ones replace them."""
+    return page.locator('[data-testid="stElementContainer"]:not([data-stale="true"])')
+
+
 class Clicks:
     """Counts a person's clicks (navigation and uploads included); ``free`` ones (picking
     the target in a list) are recorded apart, as the issue allows."""
@@ -184,14 +190,15 @@ def test_first_model_journey(case, tmp_path, page, console_errors, dialogs):
 
         # 3. train with the default budget
         clicks.pick(page, "Column to predict", target)
-        train = page.get_by_role("button", name=f"Train ({BUDGET_S} s budget)")
+        walk.settle()
+        train = live(page).get_by_role("button", name=f"Train ({BUDGET_S} s budget)")
         expect(train).to_be_enabled(timeout=90_000)  # the target check runs first
         clicks.click(train, "train")
         expect(page.get_by_role("link", name="Watch the leaderboard on Train")).to_be_visible()
         walk.check("home-training")
 
         # 4. publish the registered model
-        publish = page.get_by_role("button", name="Publish")
+        publish = live(page).get_by_role("button", name="Publish")
         expect(publish).to_be_visible(timeout=120_000)
         walk.check("home-trained")
         clicks.click(publish, "publish")
@@ -204,7 +211,7 @@ def test_first_model_journey(case, tmp_path, page, console_errors, dialogs):
         clicks.click(page.get_by_role("link", name="Try it: a prediction from a form"),
                      "link to try it")
         expect(page.get_by_text("Prediction service is up")).to_be_visible()
-        clicks.click(page.get_by_role("button", name="Predict"), "predict")
+        clicks.click(live(page).get_by_role("button", name="Predict"), "predict")
         expect(page.get_by_text("request id")).to_be_visible()
         walk.check("endpoints-try-it")
         assert len(clicks.counted) <= MAX_CLICKS, clicks.counted
