@@ -90,7 +90,9 @@ def test_search_job_evaluates_its_trials_on_the_cluster_workers(dask_settings, s
     assert not [t for t in trials if t.status == "running"]
     ran = [t for t in searched if t.status != "stopped"]  # stopped: maybe never started
     assert {t.extra.get("worker") for t in ran} == workers, [(t.status, t.extra) for t in searched]
-    assert all(t.fold_scores and t.oof_sha for t in complete)
+    assert all(t.fold_scores and t.fit_time_s is not None for t in complete)
+    top = max(complete, key=lambda t: t.score)
+    assert top.oof_sha  # out-of-fold predictions came back from the worker (for the ensemble)
 
     study = optuna.load_study(study_name=job.study_name,
                               storage=service.optuna_storage(dask_settings))
