@@ -87,7 +87,8 @@ def job_progress(job: JobPublic) -> tuple[float | None, str]:
         budget = float(config.get("time_budget_s") or 0)
         elapsed = float(progress.get("elapsed_s") or 0)
         best = progress.get("best_score")
-        line = f"{progress.get('phase') or job.status}: {progress.get('trials_done', 0)} trials"
+        trials = int(progress.get("trials_done") or 0)
+        line = f"{progress.get('phase') or job.status}: {trials} trial{'s' if trials != 1 else ''}"
         if best is not None:
             line += f", best {progress.get('metric') or config.get('metric') or 'score'} " \
                     f"{best:.4g}"

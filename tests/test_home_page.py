@@ -142,3 +142,22 @@ def test_a_fix_that_fails_stores_nothing(store):
         apply_fix(store, version, Fix("drop", "test", {"kind": "drop_columns",
                                                         "columns": ["nope"]}))
     assert journey(store).dataset.id == version.id
+
+
+def test_job_progress_lines_say_what_a_job_does():
+    from datetime import datetime, timezone
+
+    from storage.jobs import JobPublic
+    from studio.journey import job_progress
+
+    now = datetime.now(timezone.utc)
+    search = JobPublic(id=1, kind="search", status="running", name="s", created_at=now,
+                       config={"time_budget_s": 20, "metric": "roc_auc"},
+                       progress={"elapsed_s": 5, "trials_done": 1, "best_score": 0.91,
+                                 "phase": "search"})
+    assert job_progress(search) == (0.25, "search: 1 trial, best roc_auc 0.91")
+    batch = JobPublic(id=2, kind="batch_transform", status="running", name="b", created_at=now,
+                      progress={"rows_done": 500, "rows_total": 2000})
+    assert job_progress(batch) == (0.25, "500 of 2,000 rows")
+    queued = JobPublic(id=3, kind="monitor_check", status="queued", name="c", created_at=now)
+    assert job_progress(queued) == (None, "queued")
