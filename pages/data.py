@@ -455,6 +455,10 @@ pick = right.selectbox("Version", range(len(versions)), index=index,
                        format_func=lambda i: labels[i], key=f"version_pick_{name}")
 version = versions[pick]
 st.session_state[Keys.DATASET] = version.ref
+next_steps = st.columns(3)  # the next step in reach, above the long profile
+next_steps[0].page_link("pages/train.py", label="Train a model on it",
+                        icon=":material/model_training:")
+next_steps[1].page_link("pages/wrangle.py", label="Clean or reshape it", icon=":material/tune:")
 
 try:
     with st.spinner("Profiling (once per version)…"):
@@ -489,5 +493,3 @@ with tabs[4]:
     render_target(version, profile)
 with tabs[5]:
     render_history(version)
-st.page_link("pages/wrangle.py", label="Clean or reshape this dataset", icon=":material/tune:")
-st.page_link("pages/train.py", label="Train a model on it", icon=":material/model_training:")
