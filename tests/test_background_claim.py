@@ -43,5 +43,19 @@ def test_one_runner_per_store_and_a_waiting_one_takes_over(any_store, monkeypatc
         await second.stop()
         await third.stop()
 
-    asyncio.run(scenario())
+    # its own thread and event loop (Playwright's sync API may hold this thread's loop)
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            asyncio.run(scenario())
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the test's thread
+            failure.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join(60)
+    if failure:
+        raise failure[0]
+    assert not thread.is_alive()
     assert not [t for t in threading.enumerate() if t.name == "background-claim"]
