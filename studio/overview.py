@@ -1,4 +1,4 @@
-"""The state of the studio at a glance (home page, `python -m studio status`)."""
+"""The state of the studio at a glance, for the home page: counts, activity, service health."""
 from __future__ import annotations
 
 from storage import overview as repo
