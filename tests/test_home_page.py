@@ -161,3 +161,20 @@ def test_job_progress_lines_say_what_a_job_does():
     assert job_progress(batch) == (0.25, "500 of 2,000 rows")
     queued = JobPublic(id=3, kind="monitor_check", status="queued", name="c", created_at=now)
     assert job_progress(queued) == (None, "queued")
+
+
+def test_service_health_says_what_the_live_service_serves(service):
+    from studio.endpoints import publish
+    from studio.overview import service_health
+    from studio.settings import Settings
+    from tests.model_factory import register_test_model
+    from tests.service_fixtures import free_port
+
+    version = register_test_model(service.store, name="home-health", n=80)
+    publish(service.store, version, "home-health", actor="test")
+    service.wait_ready("home-health", version.ref)
+    health = service_health(service.settings)
+    assert health["up"] and health["endpoints"]["home-health"]["status"] == "ready"
+    assert health["endpoints"]["home-health"]["model"] == version.ref
+    down = service_health(Settings(home=service.home, service_port=free_port()))
+    assert down == {"up": False, "url": down["url"], "endpoints": {}, "note": "not answering"}
