@@ -71,8 +71,7 @@ def _score_chart(job) -> None:
     plot(fig)
 
 
-def _leaderboard(job, limit: int = 10) -> None:
-    rows, total = service.leaderboard(store, job, status="complete", limit=limit)
+def _leaderboard(job, rows: list, total: int) -> None:
     if not rows:
         return
     table = pd.DataFrame([{
@@ -97,13 +96,18 @@ def _live(job_id: int) -> None:
     st.subheader(head)
     budget = float(config.get("time_budget_s") or 0) or None
     elapsed = float(progress.get("elapsed_s") or 0)
+    # the trial table is the truth (progress is written with the next heartbeat)
+    rows, total = service.leaderboard(store, job, status="complete", limit=10) \
+        if mode == "search" else ([], 0)
+    best = rows[0] if rows else None
+    metric = config.get("metric") or progress.get("metric") or ""
     c1, c2, c3, c4 = st.columns(4)
     c1.metric("Status", job.status)
     c2.metric("Elapsed", f"{elapsed:.0f} s" + (f" of {budget:.0f}" if budget else ""))
-    c3.metric("Trials done", progress.get("trials_done", 0))
-    c4.metric(f"Best {progress.get('metric') or config.get('metric') or ''}".strip(),
-              _fmt(progress.get("best_score")),
-              help=f"best model so far: {progress.get('best_algorithm') or '—'}")
+    c3.metric("Trials done", total)
+    c4.metric(f"Best {METRICS[metric].label if metric in METRICS else metric}".strip(),
+              _fmt(best.score if best else None),
+              help=f"best model so far: {best.algorithm if best else '—'}")
     if job.status in ACTIVE:
         share = min(1.0, elapsed / budget) if budget else 0.0
         st.progress(share, text=f"{progress.get('phase') or 'starting'}…")
@@ -135,7 +139,7 @@ def _live(job_id: int) -> None:
                     show_error(exc)
     if mode == "search":
         _score_chart(job)
-        _leaderboard(job)
+        _leaderboard(job, rows, total)
     st.page_link("pages/experiments.py", label="All trials, charts and model evaluation on "
                  "Experiments", icon=":material/science:")
     if job.status not in ACTIVE and st.session_state.get("_train_was_active") == job.id:

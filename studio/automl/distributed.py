@@ -36,7 +36,6 @@ import hashlib
 import io
 import json
 import logging
-import os
 import socket
 import threading
 import time
@@ -303,7 +302,7 @@ class _ClusterLoop:
             host = get_address_host(address)
             threads[host] = threads.get(host, 0) + int(n)
         try:
-            cores = self.client.run(os.cpu_count)
+            cores = self.client.run(_cpu_count)
         except Exception:  # noqa: BLE001
             cores = {}
         per_host = {get_address_host(a): int(c or 1) for a, c in cores.items()}
@@ -630,7 +629,14 @@ def _threads(spec: dict, worker) -> int:
     known = spec.get("n_jobs_by_host", {}).get(get_address_host(worker.address))
     if known:
         return int(known)
-    return max(1, (os.cpu_count() or 1) // max(1, worker.state.nthreads))
+    return max(1, _cpu_count() // max(1, worker.state.nthreads))
+
+
+def _cpu_count() -> int:
+    """Cores this process may use (CPU affinity and cgroup quotas counted, as Dask does)."""
+    from dask.system import cpu_count
+
+    return int(cpu_count() or 1)
 
 
 def evaluate_trial(spec: dict, task: dict) -> dict:

@@ -38,6 +38,8 @@ log = logging.getLogger("studio.automl")
 
 TOP_K_OOF = 10           # trials whose out-of-fold predictions are kept for the ensemble
 ENSEMBLE_POOL = 8
+MAX_MEMBERS = 4
+EVAL_MAX_ROWS = 20_000   # holdout rows scored for the report (all of them up to this)
 CACHE_LIMIT_BYTES = 1_500_000_000
 FINAL_SHARE = 0.35       # most of the budget the final fit may be given
 
@@ -562,11 +564,15 @@ class Search:
         mask = self.oof_mask
         y = self.ys[mask]
         used: list = []
-        for _ in range(6):  # drop the costliest member until the final fit fits the budget
+        for _ in range(12):  # drop members until few enough and the final fit fits the budget
             if len(pool) < 2:
                 return None
             counts, value = ens.select([e.oof[mask] for e in pool], y, self.metric, self.n_classes)
             used = [(e, c) for e, c in zip(pool, counts) if c > 0]
+            if len(used) > MAX_MEMBERS:  # each member costs a fit and prediction time
+                light = min(used, key=lambda ec: ec[1])[0]
+                pool = [e for e in pool if e is not light]
+                continue
             if sum(cost(e) for e, _ in used) <= left:
                 break
             costly = max((e for e, _ in used), key=cost)
@@ -674,7 +680,8 @@ class Search:
         left = hard_deadline - time.time()
         if per_row <= 0 or left <= 0:
             return self.train_pos
-        affordable = int(left * 0.7 / (per_row * 1.2))  # the rest: holdout scoring, importance
+        # the rest: holdout scoring, importance, and fits slower than measured (a busy machine)
+        affordable = int(left * 0.5 / (per_row * 1.5))
         if affordable >= len(self.train_pos):
             return self.train_pos
         rows = max(affordable, min(1000, len(self.train_pos)))
@@ -706,13 +713,15 @@ class Search:
         holdout, evaluation, importance = {}, {}, []
         if has_holdout:
             self.progress("holdout evaluation")
-            pred = self.predict_scores(pipeline, self.hold_pos)
-            evaluation = evaluate.report(self.task, self.classes, self.target[self.hold_pos], pred,
+            scored = splits.subsample(self.hold_pos, self.codes, seed=self.seed,
+                                      max_rows=EVAL_MAX_ROWS)
+            pred = self.predict_scores(pipeline, scored)
+            evaluation = evaluate.report(self.task, self.classes, self.target[scored], pred,
                                          seed=self.seed, rows_seen="holdout")
             holdout = evaluation.get("metrics", {})
             importance = evaluate.permutation_importance(
-                pipeline, self.X_raw.iloc[self.hold_pos][self._input_columns()],
-                self.labels[self.hold_pos], self.metric, self.task,
+                pipeline, self.X_raw.iloc[scored][self._input_columns()],
+                self.labels[scored], self.metric, self.task,
                 deadline=hard_deadline - fit_s * (len(self.X) / max(1, len(fit_rows))) * 1.1,
                 seed=self.seed)
         elif entry.oof is not None:
