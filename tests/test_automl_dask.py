@@ -32,8 +32,10 @@ from tests.automl_data import binary_frame, save
 def cluster():
     from distributed import LocalCluster
 
+    # dashboard off; the scheduler's health endpoint on any free loopback port
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address=None, silence_logs=40) as local:
+                      dashboard_address=None, scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+                      silence_logs=40) as local:
         client = dist.connect(local.scheduler_address)
         client.wait_for_workers(2, timeout=60)
         client.run(_warm)  # long-lived workers have their imports done; the budgets are short
