@@ -82,6 +82,37 @@ def _leaderboard(job, rows: list, total: int) -> None:
     st.dataframe(table, hide_index=True, width="stretch")
 
 
+def _next_steps(model_ref: str) -> None:
+    """Open the model, or publish it right here (to the endpoint named after the model)."""
+    from studio.endpoints import endpoints_serving, publish
+    from studio.registry import resolve_model_version
+
+    cols = st.columns(3, vertical_alignment="center")
+    cols[0].page_link("pages/models.py", label="Open it on Models", icon=":material/inventory_2:")
+    try:
+        version = resolve_model_version(store, model_ref)
+    except StudioError:
+        return
+    serving = endpoints_serving(store, [version.id]).get(version.id, [])
+    if serving:
+        st.session_state[Keys.ENDPOINT] = serving[0]
+        cols[1].page_link("pages/endpoints.py", label="It is live: try it",
+                          icon=":material/bolt:")
+    elif cols[1].button("Publish it", type="primary", icon=":material/cloud_upload:",
+                        key=f"train_publish_{version.id}",
+                        help="Serve this version on the endpoint named after the model "
+                             "(the Models page lets you choose another name)."):
+        try:
+            endpoint = publish(store, version, version.model, actor="ui")
+        except StudioError as exc:
+            show_error(exc)
+        else:
+            st.session_state[Keys.ENDPOINT] = endpoint.name
+            st.toast(f"Endpoint {endpoint.name} now serves {version.ref}.",
+                     icon=":material/check_circle:")
+            st.rerun(scope="app")
+
+
 def _live(job_id: int) -> None:
     refresh_job_statuses(store)
     try:
@@ -123,7 +154,7 @@ def _live(job_id: int) -> None:
                        icon=":material/check_circle:")
             if result.get("warning"):
                 st.warning(md_escape(result["warning"]), icon=":material/warning:")
-            st.page_link("pages/models.py", label="Open it on Models", icon=":material/inventory_2:")
+            _next_steps(result["model"])
         else:
             st.success("The search finished.", icon=":material/check_circle:")
     else:

@@ -178,3 +178,29 @@ def test_service_health_says_what_the_live_service_serves(service):
     assert health["endpoints"]["home-health"]["model"] == version.ref
     down = service_health(Settings(home=service.home, service_port=free_port()))
     assert down == {"up": False, "url": down["url"], "endpoints": {}, "note": "not answering"}
+
+
+# --- shortcuts of the journey on other pages -------------------------------------------
+
+def test_train_page_publishes_the_model_a_search_registered(store):
+    from storage import jobs as job_repo
+    from studio.endpoints import list_endpoints
+    from tests.model_factory import register_test_model
+
+    version = register_test_model(store, name="churn", n=80)
+    with store.session() as session:
+        job = job_repo.create_job(session=session, kind="search", name="churn:1 → target",
+                                  config={"mode": "search", "metric": "roc_auc",
+                                          "time_budget_s": 10})
+        job_repo.update_job_fields(session=session, job_id=job.id, status="succeeded",
+                                   result={"model": version.ref, "algorithm": "xgboost",
+                                           "metric": "roc_auc", "score": 0.8})
+    at = page_test("train")
+    at.session_state["job_id"] = job.id
+    at.run()
+    assert not at.exception
+    at.button(key=f"train_publish_{version.id}").click().run()
+    assert not at.exception
+    assert [(e.name, e.model) for e in list_endpoints(store)] == [("churn", "churn:1")]
+    assert at.session_state["endpoint_name"] == "churn"
+    assert not [b for b in at.button if b.key == f"train_publish_{version.id}"]  # now: try it
