@@ -48,6 +48,17 @@ def script_text(_store, _version, store_home: str, version_id: int, steps_json: 
     return recipes.export_script(_store, _version, steps=json.loads(steps_json) or None)
 
 
+@st.cache_data(show_spinner=False, max_entries=8)
+def suggested_steps(_store, _version, version_id: int, profile_sha: str | None):
+    """Steps that answer what the version's profile found (the home page offers the same)."""
+    from studio.journey import suggest_fixes
+
+    try:
+        return suggest_fixes(datasets.get_profile(_store, _version), limit=4)
+    except StudioError:
+        return []
+
+
 def move(i: int, delta: int) -> None:
     steps = st.session_state[Keys.RECIPE]
     j = i + delta
@@ -144,6 +155,11 @@ with recipe_col:
     if not steps:
         st.info("No steps yet. Choose a step on the right, check its preview, and add it.",
                 icon=":material/playlist_add:")
+        for fix in suggested_steps(STORE, version, version.id, version.profile_sha):
+            text, button = st.columns([4, 1.5], vertical_alignment="center")
+            text.caption(md_escape(f"Suggested: {fix.title} ({fix.why})"))
+            button.button("Add", key=f"wr_suggest_{fix.key}", on_click=add, args=(fix.step,),
+                          icon=":material/add:")
     for i, (step, row) in enumerate(zip(steps, step_rows)):
         with st.container(border=True):
             try:

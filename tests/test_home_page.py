@@ -204,3 +204,16 @@ def test_train_page_publishes_the_model_a_search_registered(store):
     assert [(e.name, e.model) for e in list_endpoints(store)] == [("churn", "churn:1")]
     assert at.session_state["endpoint_name"] == "churn"
     assert not [b for b in at.button if b.key == f"train_publish_{version.id}"]  # now: try it
+
+
+def test_wrangle_page_suggests_the_same_fixes_as_steps_to_add(store):
+    _load(store)
+    at = page_test("wrangle").run()
+    assert not at.exception
+    suggested = [b for b in at.button if str(b.key).startswith("wr_suggest_")]
+    assert suggested and any("Suggested: Fill the 40 missing values" in c.value
+                             for c in at.caption)
+    suggested[0].click().run()
+    assert not at.exception
+    assert at.session_state["recipe_steps"][0]["kind"] == "impute"
+    assert not [b for b in at.button if str(b.key).startswith("wr_suggest_")]  # a recipe now
