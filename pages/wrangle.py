@@ -156,10 +156,10 @@ with recipe_col:
         st.info("No steps yet. Choose a step on the right, check its preview, and add it.",
                 icon=":material/playlist_add:")
         for fix in suggested_steps(STORE, version, version.id, version.profile_sha):
-            text, button = st.columns([4, 1.5], vertical_alignment="center")
-            text.caption(md_escape(f"Suggested: {fix.title} ({fix.why})"))
+            text, button = st.columns([3, 1], vertical_alignment="center")
+            text.caption(md_escape(f"Suggested: {fix.title}"))
             button.button("Add", key=f"wr_suggest_{fix.key}", on_click=add, args=(fix.step,),
-                          icon=":material/add:")
+                          help=fix.why)
     for i, (step, row) in enumerate(zip(steps, step_rows)):
         with st.container(border=True):
             try:
