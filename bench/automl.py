@@ -185,6 +185,10 @@ def run_flaml(train, test, target, task, budget, cores) -> dict:
 
 
 def child(args) -> None:
+    if args.child == "studio":
+        # the studio as it ships: its package sets OpenMP's passive waiting, which only works
+        # if it is imported before anything starts the OpenMP runtime (as a worker does)
+        import studio.automl  # noqa: F401
     spec = next(d for d in DATASETS if _name(d[0]) == args.dataset)
     file, target, task, drop = spec
     train, test = _load(Path(args.data_dir), file, target, task, drop,
