@@ -5,6 +5,7 @@ import io
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
@@ -30,18 +31,22 @@ def pg_cluster():
 
 
 @pytest.fixture(autouse=True)
-def studio_home(tmp_path, monkeypatch, request) -> Path:
+def studio_home(tmp_path, monkeypatch, request) -> Iterator[Path]:
     """Point STUDIO_HOME at a fresh folder; nothing touches the user's store."""
     home = tmp_path / "studio-home"
     monkeypatch.setenv("STUDIO_HOME", str(home))
     for var in ("STUDIO_DATABASE_URL", "STUDIO_ARTIFACT_ROOT", "STUDIO_OPTUNA_URL",
                 "STUDIO_DASK_SCHEDULER"):
         monkeypatch.delenv(var, raising=False)
-    if BACKEND == "postgres":
-        cluster = request.getfixturevalue("pg_cluster")
-        # Optuna's storage is the default for PostgreSQL: schema "optuna" in the same database
-        monkeypatch.setenv("STUDIO_DATABASE_URL", cluster.create_database())
-    return home
+    if BACKEND != "postgres":
+        yield home
+        return
+    cluster = request.getfixturevalue("pg_cluster")
+    # Optuna's storage is the default for PostgreSQL: schema "optuna" in the same database
+    url = cluster.create_database(migrated=True)
+    monkeypatch.setenv("STUDIO_DATABASE_URL", url)
+    yield home
+    cluster.drop_database(url)
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -50,10 +55,13 @@ def any_store(request, tmp_path):
     from storage.store import open_store
 
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'param.db'}"
-    else:
-        url = request.getfixturevalue("pg_cluster").create_database()
-    return open_store(url, tmp_path / "param-artifacts", tmp_path / "param-home")
+        yield open_store(f"sqlite:///{tmp_path / 'param.db'}", tmp_path / "param-artifacts",
+                         tmp_path / "param-home")
+        return
+    cluster = request.getfixturevalue("pg_cluster")
+    url = cluster.create_database()
+    yield open_store(url, tmp_path / "param-artifacts", tmp_path / "param-home")
+    cluster.drop_database(url)
 
 
 @pytest.fixture

@@ -7,7 +7,8 @@ import pytest
 def test_optuna_storage_url_per_backend(tmp_path):
     from studio.settings import Settings
 
-    assert Settings(home=tmp_path).optuna_storage == f"sqlite:///{tmp_path.resolve() / 'optuna.db'}"
+    sqlite = Settings(home=tmp_path, database_url=None)  # whatever the pass's backend
+    assert sqlite.optuna_storage == f"sqlite:///{tmp_path.resolve() / 'optuna.db'}"
     pg = Settings(home=tmp_path, database_url="postgresql+psycopg://u:p%40ss@db:5432/studio"
                                                "?sslmode=require")
     assert pg.optuna_storage == ("postgresql+psycopg://u:p%40ss@db:5432/studio"
