@@ -1,7 +1,12 @@
 """Studio's entry point: page config, navigation grouped by stage, shared sidebar."""
+from pathlib import Path
+
 import streamlit as st
 
-st.set_page_config(page_title="Studio", page_icon=":material/science:", layout="wide")
+# A local icon: a material-icon favicon would be fetched from Google's servers (offline: a
+# failed request in the console on every page).
+st.set_page_config(page_title="Studio", page_icon=str(Path(__file__).parent / "assets" /
+                                                     "studio-icon.png"), layout="wide")
 
 PAGES = {
     "": [st.Page("pages/home.py", title="Home", icon=":material/home:", default=True)],
