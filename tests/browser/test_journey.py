@@ -127,7 +127,7 @@ class Walk:
 def _patient_expect():
     from playwright.sync_api import expect
 
-    expect.set_options(timeout=30_000)  # a loaded 2-core machine; never a timed assertion
+    expect.set_options(timeout=45_000)  # a loaded 2-core machine; never a timed assertion
     yield
     expect.set_options(timeout=5_000)
 
@@ -198,7 +198,7 @@ def test_first_model_journey(case, tmp_path, page, console_errors, dialogs):
 
         # 4. publish the registered model
         publish = live(page).get_by_role("button", name="Publish")
-        expect(publish).to_be_visible(timeout=120_000)
+        expect(publish).to_be_visible(timeout=240_000)
         walk.check("home-trained")
         clicks.click(publish, "publish")
         expect(page.get_by_text(" now serves ")).to_be_visible()
@@ -224,7 +224,7 @@ def test_first_model_journey(case, tmp_path, page, console_errors, dialogs):
         clicks.pick(page, "Shift one column", drift)
         page.get_by_role("button", name="Send").click()
         expect(page.get_by_text("open alert(s) for this endpoint")).to_be_visible(
-            timeout=120_000)
+            timeout=240_000)
         page.keyboard.press("Escape")
         walk.check("monitor-alert")
 
