@@ -35,19 +35,20 @@ def cluster():
     # dashboard off; the scheduler's health endpoint on any free loopback port
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
                       dashboard_address=None, scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
-                      silence_logs=40) as local:
+                      silence_logs=40,
+                      # as the README starts workers: model libraries imported at start
+                      preload=["studio.automl.distributed"]) as local:
         client = dist.connect(local.scheduler_address)
-        client.wait_for_workers(2, timeout=60)
-        client.run(_warm)  # long-lived workers have their imports done; the budgets are short
+        client.wait_for_workers(2, timeout=180)
+        assert all(client.run(_warmed).values())
         yield local, client
         client.close()
 
 
-def _warm() -> None:
-    import sklearn.ensemble  # noqa: F401
-    import xgboost  # noqa: F401
+def _warmed() -> bool:
+    import sys
 
-    import studio.automl.distributed  # noqa: F401
+    return "xgboost" in sys.modules and "sklearn.ensemble" in sys.modules
 
 
 @pytest.fixture
@@ -56,7 +57,7 @@ def dask_settings(cluster, monkeypatch, studio_home):
     return get_settings()
 
 
-def _slow_frame(rows: int = 2000) -> pd.DataFrame:
+def _slow_frame(rows: int = 1500) -> pd.DataFrame:
     """Forests on this take seconds per trial on one thread: time to kill a worker mid-trial."""
     from sklearn.datasets import make_classification
 
@@ -75,8 +76,9 @@ def test_search_job_evaluates_its_trials_on_the_cluster_workers(dask_settings, s
     _, client = cluster
     workers = set(client.nthreads())
     save(store, "clinic", binary_frame())
+    # the trial limit ends the search (a few seconds); the budget is a safety net
     job = service.start_search(dask_settings, store, dataset="clinic", target="diagnosis",
-                               time_budget_s=12, seed=1, launch=False)
+                               time_budget_s=30, max_trials=7, seed=1, launch=False)
     done = run_job(dask_settings, job.id)
     assert done.status == "succeeded", done.error
     assert done.result["model"] == "clinic:1"
@@ -88,7 +90,7 @@ def test_search_job_evaluates_its_trials_on_the_cluster_workers(dask_settings, s
     trials = _trials(store, job.id)
     searched = [t for t in trials if t.algorithm != "ensemble"]
     complete = [t for t in searched if t.status == "complete"]
-    assert len(complete) >= 4
+    assert len(complete) >= 3
     assert not [t for t in trials if t.status == "running"]
     ran = [t for t in searched if t.status != "stopped"]  # stopped: maybe never started
     assert {t.extra.get("worker") for t in ran} == workers, [(t.status, t.extra) for t in searched]
@@ -196,18 +198,18 @@ def test_a_killed_job_frees_the_cluster_and_resumes_its_study(dask_settings, sto
     _, client = cluster
     save(store, "clinic", binary_frame())
     job = service.start_search(dask_settings, store, dataset="clinic", target="diagnosis",
-                               time_budget_s=12, seed=2, launch=False)
+                               time_budget_s=60, max_trials=6, seed=2, launch=False)
     proc = launch_worker(dask_settings, job.id)  # a job process, as the UI starts it
     deadline = time.time() + 60
     while time.time() < deadline:
         done = [t for t in _trials(store, job.id) if t.status == "complete"]
-        if len(done) >= 3:
+        if len(done) >= 2:
             break
         time.sleep(0.1)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     before = {t.id for t in _trials(store, job.id) if t.status == "complete"}
-    assert len(before) >= 3
+    assert len(before) >= 2
     # its client gone, the scheduler cancels its tasks and the workers stop them
     deadline = time.time() + 30
     while any(client.run(_busy).values()) and time.time() < deadline:
@@ -231,12 +233,17 @@ def test_a_killed_job_frees_the_cluster_and_resumes_its_study(dask_settings, sto
     assert not [t for t in trials if t.status == "running"]
 
 
-def test_a_worker_killed_mid_trial_costs_that_trial_only(dask_settings, store, cluster):
+def test_a_worker_killed_mid_trial_costs_that_trial_only(dask_settings, store, cluster,
+                                                        monkeypatch):
     _, client = cluster
+    # workers without the shared mount: the rows are scattered to them, so the kill may
+    # also take a copy of the data with it (the job then scatters again and resends)
+    monkeypatch.setattr(dist._ClusterLoop, "_workers_see", lambda loop, sha: False)
     pids = client.run(os.getpid)
     save(store, "slow", _slow_frame())
     job = service.start_search(dask_settings, store, dataset="slow", target="label",
-                               time_budget_s=20, algorithms=["rf", "et"], launch=False)
+                               time_budget_s=60, max_trials=4, algorithms=["rf", "et"],
+                               launch=False)
     outcome = {}
     runner = threading.Thread(target=lambda: outcome.update(job=run_job(dask_settings, job.id)))
     runner.start()
@@ -255,15 +262,13 @@ def test_a_worker_killed_mid_trial_costs_that_trial_only(dask_settings, store, c
     runner.join(timeout=120)
     assert not runner.is_alive()
     done = outcome["job"]
-    assert done.status == "succeeded", (done.error, [(t.id, t.algorithm, t.status, t.extra)
-                                                     for t in _trials(store, job.id)], done.progress)
-    assert done.result["model"] == "slow:1"
+    assert done.status == "succeeded", done.error
+    assert done.result["model"] == "slow:1" and done.progress["cluster"]["data"] == "scatter"
     trials = {t.id: t for t in _trials(store, job.id)}
     assert not [t for t in trials.values() if t.status == "running"]
     hit = trials[victim.id]
-    assert hit.extra.get("lost_workers") == [killed], (killed, [(t.id, t.algorithm, t.status, t.fit_time_s, t.extra.get("worker"), t.extra.get("lost_workers"), t.extra.get("reason"), t.extra.get("error")) for t in trials.values()])
+    assert hit.extra.get("lost_workers") == [killed], [(t.id, t.status, t.extra) for t in trials.values()]
     if hit.status == "complete":  # retried on another worker, and finished there
         assert hit.extra["worker"] != killed
     others = [t for t in trials.values() if t.id != victim.id and t.algorithm != "ensemble"]
     assert [t for t in others if t.status == "complete"]
-    client.wait_for_workers(2, timeout=60)  # the nanny brings the worker back

@@ -113,6 +113,7 @@ class _Running:
     worker: str | None = None       # where the scheduler last had it running
     lost: list[str] = field(default_factory=list)
     suspects: list[str] = field(default_factory=list)   # left for another worker: lost?
+    sent: int = 0                   # times submitted (a second time after lost data)
 
 
 def run_on_cluster(search: Search, study, client, *, schema: list[dict] | None = None,
@@ -137,7 +138,9 @@ class _ClusterLoop:
         self.running: dict[str, _Running] = {}      # by task key
         self.fingerprint = fingerprint(search)
         self.setup_errors: list[str] = []
-        self.spec_future = None
+        self.spec: dict = {}
+        self.frame: pd.DataFrame | None = None      # kept for a new scatter if the copies are lost
+        self.data_future = None
         self.mode = None
         budget = float(search.config.time_budget_s)
         self.grace = max(1.0, min(5.0, 0.05 * budget))
@@ -197,8 +200,10 @@ class _ClusterLoop:
                     break
                 self._collect()
                 if self.setup_errors and len(self.setup_errors) >= SETUP_FAILURES and not search.n_done:
-                    raise StudioError("the Dask workers cannot evaluate trials: "
-                                      + self.setup_errors[-1])
+                    raise StudioError(
+                        "the Dask workers cannot evaluate trials: " + self.setup_errors[-1].rstrip(".")
+                        + ". The scheduler and every worker need this Studio's code and libraries: "
+                        "start them from its virtualenv with PYTHONPATH set to its folder")
         except BaseException as exc:
             cancelled = exc.__class__.__name__ == "Cancelled"
             self._abandon(cancelled, exc)
@@ -247,9 +252,12 @@ class _ClusterLoop:
         while target in frame.columns:
             target += "_"
         frame[target] = search.y_values if search.task == "regression" else search.labels
+        # sent with every task (small: no rows), so losing a worker never loses it;
+        # the worker needs only each column's semantic type of the schema
         spec = {
             "key": f"{self.tag}-{self.fingerprint}", "target_column": target,
-            "plan": search.plan, "config": search.config, "schema": self.schema,
+            "plan": search.plan, "config": search.config,
+            "schema": [{"name": c.get("name"), "semantic": c.get("semantic")} for c in self.schema],
             "steps": search.rowwise_steps, "fingerprint": self.fingerprint,
             "n_jobs_by_host": self._threads_by_host(workers),
         }
@@ -264,10 +272,15 @@ class _ClusterLoop:
                     f"the Dask workers cannot read the artifact root {self.artifact_root}: mount it "
                     "at the same path on every worker, or set STUDIO_ARTIFACT_ROOT for the workers")
         if self.mode is None:
-            spec["frame"] = frame
+            self.frame = frame
+            self._scatter()
             self.mode = "scatter"
-        self.spec_future = self.client.scatter([spec], broadcast=True, hash=False)[0]
+        self.spec = spec
         search.hooks.progress(cluster=self._cluster_progress(workers))
+
+    def _scatter(self) -> None:
+        """The rows to every worker, once (again only if all copies were lost)."""
+        self.data_future = self.client.scatter([self.frame], broadcast=True, hash=False)[0]
 
     def _write_parquet(self, frame: pd.DataFrame, target: str) -> str | None:
         """The frame as a Parquet artifact, if it reads back exactly (else None: scatter)."""
@@ -309,16 +322,22 @@ class _ClusterLoop:
         return {h: max(1, per_host.get(h, 1) // max(1, t)) for h, t in threads.items()}
 
     def _submit(self, algo: str, params: dict, trial) -> None:
+        trial_id = self.search.hooks.trial_started(algorithm=algo, params=params,
+                                                   optuna_number=trial.number if trial else None)
+        self._send(_Running(trial_id, algo, params, trial, None))
+
+    def _send(self, run: _Running) -> None:
         search = self.search
-        trial_id = search.hooks.trial_started(algorithm=algo, params=params,
-                                              optuna_number=trial.number if trial else None)
         seconds = max(0.5, search.deadline - search.final_reserve() - time.time())
-        task = {"trial_id": trial_id, "algorithm": algo, "params": params,
+        task = {"trial_id": run.trial_id, "algorithm": run.algo, "params": run.params,
                 "seconds_left": seconds, "fold_estimates": dict(search.algo_fold_time),
-                "pruning": self._pruning() if trial is not None and len(search.folds) > 1 else None}
-        key = f"studio-trial-{self.tag}-{trial_id}"
-        future = self.client.submit(evaluate_trial, self.spec_future, task, key=key, pure=False)
-        self.running[future.key] = _Running(trial_id, algo, params, trial, future)
+                "pruning": (self._pruning() if run.trial is not None and len(search.folds) > 1
+                            else None)}
+        key = f"studio-trial-{self.tag}-{run.trial_id}" + (f"-{run.sent}" if run.sent else "")
+        run.future = self.client.submit(evaluate_trial, self.spec, self.data_future, task,
+                                        key=key, pure=False)
+        run.sent += 1
+        self.running[run.future.key] = run
 
     def _pruning(self) -> dict | None:
         from optuna.trial import TrialState
@@ -398,8 +417,21 @@ class _ClusterLoop:
         record = self._optuna(run)
         try:
             result = run.future.result()
-        except FutureCancelledError:
-            search.record(run.trial_id, run.algo, error=OutOfTime("stopped: the task was cancelled"),
+        except FutureCancelledError as exc:
+            # the job pops what it cancels itself: this is the cluster's doing (the scattered
+            # rows lost with the workers holding them): send the trial once more
+            if run.sent < 2 and time.time() < search.deadline - search.final_reserve():
+                if run.worker and run.worker not in run.lost:
+                    run.lost.append(run.worker)
+                run.worker = None
+                if self.frame is not None and (self.data_future is None
+                                               or self.data_future.status != "finished"):
+                    self._scatter()
+                self._send(run)
+                return
+            why = getattr(exc, "reason", None) or "unknown"
+            search.record(run.trial_id, run.algo,
+                          error=OutOfTime(f"stopped: the cluster cancelled the task ({why})"),
                           extra=self._extra(run), **record)
             return
         except Exception as exc:  # noqa: BLE001 - KilledWorker, a worker that cannot import us…
@@ -480,15 +512,31 @@ class _ClusterLoop:
 
     def _cleanup(self) -> None:
         try:
-            if self.spec_future is not None:
-                key = f"{self.tag}-{self.fingerprint}"
-                self.client.cancel([self.spec_future])
-                self.client.run(_forget, key)
+            if self.data_future is not None:
+                self.client.cancel([self.data_future])
+            if self.spec:
+                self.client.run(_forget, self.spec["key"])
         except Exception:  # noqa: BLE001 - the workers drop it when they stop anyway
             pass
 
 
 # --- worker side ------------------------------------------------------------------------
+
+def dask_setup(server) -> None:
+    """``dask worker … --preload studio.automl.distributed``: import the model libraries when
+    the worker starts rather than inside the first trial of a job's budget (on the
+    scheduler the preload only makes sure it can read the tasks)."""
+    from distributed import Worker
+
+    if isinstance(server, Worker):
+        import sklearn.ensemble  # noqa: F401
+        import sklearn.linear_model  # noqa: F401
+        import sklearn.neighbors  # noqa: F401
+        try:
+            import xgboost  # noqa: F401
+        except ImportError:  # searched without it (candidates.available)
+            pass
+
 
 class _WorkerHooks(Hooks):
     """A worker's search hooks: the trial stops when the job cancels its future."""
@@ -570,7 +618,7 @@ _SEARCHES_LOCK = threading.Lock()
 _KEEP_SEARCHES = 2
 
 
-def _worker_search(spec: dict) -> tuple[Search, str]:
+def _worker_search(spec: dict, frame: pd.DataFrame | None) -> tuple[Search, str]:
     """This worker's Search for a job (built on its first trial, then reused)."""
     key = spec["key"]
     with _SEARCHES_LOCK:
@@ -578,7 +626,6 @@ def _worker_search(spec: dict) -> tuple[Search, str]:
         if hit is not None:
             _SEARCHES.move_to_end(key)
             return hit
-        frame = spec.get("frame")
         if frame is None:
             frame = _read_artifact(spec["artifact_root"], spec["artifact_sha"])
         target = spec["target_column"]
@@ -639,7 +686,7 @@ def _cpu_count() -> int:
     return int(cpu_count() or 1)
 
 
-def evaluate_trial(spec: dict, task: dict) -> dict:
+def evaluate_trial(spec: dict, frame: pd.DataFrame | None, task: dict) -> dict:
     """The task: cross-validate one configuration on this worker; an outcome dict."""
     from distributed import get_worker
     from distributed.worker import thread_state
@@ -648,7 +695,7 @@ def evaluate_trial(spec: dict, task: dict) -> dict:
     worker = get_worker()
     meta = {"worker": worker.address, "host": socket.gethostname()}
     try:
-        search, fp = _worker_search(spec)
+        search, fp = _worker_search(spec, frame)
     except Exception as exc:  # noqa: BLE001 - reported to the job, which gives up if all fail
         return {"outcome": "setup_error", "error": f"{type(exc).__name__}: {exc}"[:500], **meta}
     meta["fingerprint"] = fp
