@@ -146,7 +146,8 @@ def _start(tmp_path, samples: list[str]):
 
 
 CASES = {
-    # case: (how the data comes in, target, a fix to apply, column to drift)
+    # case: (how the data comes in, target, a fix to apply, column to drift when the model
+    # has no feature importance)
     "messy-upload": ("upload", "Churned", "'Age' with the median", "Support calls"),
     "binary-sample": ("Breast cancer (binary)", "diagnosis", None, "worst radius"),
     "multiclass-sample": ("Wine cultivars (multiclass)", "cultivar", None, "proline"),
@@ -221,7 +222,7 @@ def test_first_model_journey(case, tmp_path, page, console_errors, dialogs):
         page.get_by_role("button", name="Simulate traffic").click()
         page.get_by_label("Rows").fill("300")
         page.get_by_label("Rows").press("Enter")
-        clicks.pick(page, "Shift one column", drift)
+        clicks.pick(page, "Shift one column", _watched_column(svc, endpoint, drift))
         page.get_by_role("button", name="Send").click()
         expect(page.get_by_text("open alert(s) for this endpoint")).to_be_visible(
             timeout=240_000)
@@ -239,6 +240,19 @@ def test_first_model_journey(case, tmp_path, page, console_errors, dialogs):
     finally:
         app.stop()
         svc.stop()
+
+
+def _watched_column(svc, endpoint: str, default: str) -> str:
+    """A column the drift rule watches: it alerts on the model's most important features
+    (all of them when the card has no importance), so shift the most important one."""
+    from studio.endpoints import get_endpoint
+    from studio.model_cards import get_version
+    from studio.monitor.importance import feature_importance
+
+    card = get_version(svc.store, get_endpoint(svc.store, endpoint).model_version_id).card
+    columns = [c["name"] for c in card.get("input_schema") or [] if c.get("used", True)]
+    ranked = feature_importance(card, columns)
+    return max(ranked, key=ranked.get) if ranked else default
 
 
 def _endpoint(svc) -> str:
