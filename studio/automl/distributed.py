@@ -160,10 +160,9 @@ class _ClusterLoop:
             for params in cands.portfolio(search.task, search.algorithms, search.n_classes):
                 if params["algorithm"] != "dummy":
                     study.enqueue_trial(params, skip_if_exists=True)
-        workers = self._wait_for_workers()
-        self._ship(workers)
-        search.progress("search")
         try:
+            self._ship(self._wait_for_workers())
+            search.progress("search")
             if "dummy" in search.algorithms and not any(
                     e.algorithm == "dummy" for e in search.entries.values()):
                 self._submit("dummy", {}, None)
