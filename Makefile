@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 
 help:
 	@echo "make run    - set up and start the UI (http://127.0.0.1:8501) and the service (:8080)"
-	@echo "make test   - set up and run the whole test suite"
+	@echo "make test   - set up and run the whole test suite (on SQLite, then on PostgreSQL)"
 	@echo "make bench  - run the benchmarks in bench/ (needs ../shared/datasets)"
 
 $(STAMP): requirements.txt
@@ -37,8 +37,17 @@ postgres:
 run: setup
 	$(PY) -m studio run
 
+# Two passes: the whole suite on SQLite (the default store), then the suite without the
+# browser tests on a throwaway PostgreSQL cluster (every test's store a fresh database;
+# tests that never open a store are not repeated). Each pass prints its own summary line;
+# the exit code is the first failing pass's.
 test: setup browser postgres
-	$(PY) -m pytest
+	@status=0; \
+	echo "== pass 1/2: SQLite, the whole suite"; \
+	$(PY) -m pytest || status=$$?; \
+	echo "== pass 2/2: PostgreSQL, the suite without browser tests"; \
+	STUDIO_TEST_BACKEND=postgres $(PY) -m pytest -m "not browser" || { rc=$$?; [ $$status -ne 0 ] || status=$$rc; }; \
+	exit $$status
 
 bench: setup
 	$(PY) -m pip install --quiet -r bench/requirements.txt

@@ -20,6 +20,38 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 BACKEND = os.environ.get("STUDIO_TEST_BACKEND", "sqlite")
 
 
+# On the PostgreSQL pass only tests that reach the store run: those asking for a store
+# fixture, and every test of a module that opens one itself (the app, the service, a
+# store, settings). The rest (parsing, recipe steps, statistics, fitting) run the same
+# code on either backend, so the SQLite pass covers them. A new test that reaches the
+# store some other way should ask for one of these fixtures.
+STORE_FIXTURES = {"store", "settings", "cli", "cli_proc", "service", "any_store", "pg_cluster"}
+STORE_OPENERS = ("page_test", "ServiceProcess", "open_store", "get_settings", "studio_home",
+                 "STUDIO_HOME")
+
+
+def pytest_collection_modifyitems(config, items):
+    if BACKEND != "postgres":
+        return
+    opens_store: dict[Path, bool] = {}
+
+    def reaches_store(item) -> bool:
+        if STORE_FIXTURES & set(getattr(item, "fixturenames", ())):
+            return True
+        path = Path(item.path)
+        if path not in opens_store:
+            text = path.read_text(errors="replace")
+            opens_store[path] = any(name in text for name in STORE_OPENERS)
+        return opens_store[path]
+
+    keep, skip = [], []
+    for item in items:
+        (keep if reaches_store(item) else skip).append(item)
+    if skip:
+        config.hook.pytest_deselected(items=skip)
+        items[:] = keep
+
+
 @pytest.fixture(scope="session")
 def pg_cluster():
     """A PostgreSQL server for this test session (started on first use)."""
