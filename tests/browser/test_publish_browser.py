@@ -41,16 +41,15 @@ def _start_ui(home: Path, service_port: int) -> tuple[subprocess.Popen, str]:
     raise RuntimeError((home / "ui.log").read_text())
 
 
-def test_publish_from_the_ui_and_predict_from_the_try_it_form(tmp_path):
-    from playwright.sync_api import expect, sync_playwright
+def test_publish_from_the_ui_and_predict_from_the_try_it_form(tmp_path, browser):
+    from playwright.sync_api import expect
 
     svc = ServiceProcess.start(tmp_path / "home")
     ui = None
     try:
         register_test_model(svc.store, name="churn", algorithm="xgboost", n=200)
         ui, url = _start_ui(svc.home, svc.port)
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        if True:  # the session's Chromium (tests/browser/conftest.py)
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.goto(f"{url}/models", wait_until="networkidle")
             expect(page.get_by_role("heading", name="Models")).to_be_visible(timeout=30_000)
@@ -70,7 +69,7 @@ def test_publish_from_the_ui_and_predict_from_the_try_it_form(tmp_path):
             expect(page.get_by_text("request id")).to_be_visible()
             page.get_by_text("request id").scroll_into_view_if_needed()
             page.screenshot(path=str(tmp_path / "try-it.png"), full_page=True)
-            browser.close()
+            page.close()
     finally:
         if ui is not None:
             ui.terminate()

@@ -38,8 +38,8 @@ def start_ui(home: Path) -> tuple[subprocess.Popen, str]:
     raise RuntimeError((home / "ui.log").read_text())
 
 
-def test_impute_with_preview_then_apply(store, studio_home, tmp_path):
-    from playwright.sync_api import expect, sync_playwright
+def test_impute_with_preview_then_apply(store, studio_home, tmp_path, browser):
+    from playwright.sync_api import expect
 
     from studio import datasets
 
@@ -49,8 +49,7 @@ def test_impute_with_preview_then_apply(store, studio_home, tmp_path):
     datasets.import_file(store, source, name="people")
     ui, url = start_ui(studio_home)
     try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        if True:  # the session's Chromium (tests/browser/conftest.py)
             page = browser.new_page(viewport={"width": 1400, "height": 1100})
             page.goto(url, wait_until="networkidle")
             page.get_by_role("link", name="Wrangle").click()
@@ -79,7 +78,7 @@ def test_impute_with_preview_then_apply(store, studio_home, tmp_path):
                 .to_have_value("2 · 1 step(s)", timeout=30_000)
             expect(page.get_by_text("Starts from people:2")).to_be_visible()
             page.screenshot(path=str(tmp_path / "applied.png"), full_page=True)
-            browser.close()
+            page.close()
     finally:
         ui.terminate()
         ui.wait(timeout=15)
