@@ -21,24 +21,11 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
 
 
 def _start_ui(home: Path, service_port: int) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    env = {**os.environ, "STUDIO_HOME": str(home), "STUDIO_SERVICE_PORT": str(service_port),
-           "PYTHONPATH": str(ROOT)}
-    log = open(home / "ui.log", "wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            if httpx.get(f"{url}/_stcore/health", timeout=1).status_code == 200:
-                return proc, url
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError((home / "ui.log").read_text())
+    """The app on a free loopback port (the shared starter in tests/browser/conftest.py)."""
+    from tests.browser.conftest import start_studio_app
+
+    app = start_studio_app(home, env={"STUDIO_SERVICE_PORT": str(service_port)})
+    return app.proc, app.base
 
 
 def test_publish_from_the_ui_and_predict_from_the_try_it_form(tmp_path, browser):
