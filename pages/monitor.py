@@ -230,7 +230,8 @@ with tabs[3]:
         st.info("No predictions in this window. Send some with **Simulate traffic**, or call "
                 f"POST /endpoints/{endpoint}/invocations.")
     else:
-        st.caption(f"{totals['requests']:,} predictions · {totals['per_minute']:.1f}/min · "
+        st.caption(f"{totals['requests']:,} requests ({totals.get('predictions', 0):,} "
+                   f"predictions) · {totals['per_minute']:.1f} requests/min · "
                    f"4xx {totals['errors_4xx']:,} · 5xx {totals['errors_5xx']:,} · "
                    f"p50 {totals['p50_ms']} ms · p95 {totals['p95_ms']} ms · "
                    f"p99 {totals['p99_ms']} ms")

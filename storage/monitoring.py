@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any, Optional
 
 import orjson
-from sqlalchemy import Integer, Text, and_, case, cast, func, type_coerce, update
+from sqlalchemy import Integer, Text, and_, case, cast, func, update
 from sqlmodel import Session, SQLModel, select
 
 from storage.tables import (Alert, AlertRule, Endpoint, Feedback, MonitorReport, PredictionLog,
@@ -257,8 +257,11 @@ def set_alert_webhook_status(*, session: Session, alert_id: int, status: str) ->
 
 def _raw(column):
     """A JSON column read as its text, decoded by :func:`_loads` (orjson: several times
-    faster than the JSON type's json.loads on the tens of thousands of rows a check reads)."""
-    return type_coerce(column, Text)
+    faster than the JSON type's json.loads on the tens of thousands of rows a check reads).
+
+    A cast in SQL, not only in SQLAlchemy: PostgreSQL's driver decodes ``json`` values
+    itself, and a decoded JSON string (a label such as ``"yes"``) is no longer JSON text."""
+    return cast(column, Text)
 
 
 def _loads(text):
@@ -276,32 +279,82 @@ def _in_window(endpoint: str, start: float, end: float):
                 PredictionLog.ts < end)
 
 
+def expand_log_row(request_id: str, n_rows: int, inputs: Any, outputs: Any,
+                   indices: range | list[int] | None = None) -> list[tuple[str, Any, Any]]:
+    """One prediction-log row → [(request id, record, output)] per prediction it holds.
+
+    A single-row request is its own record and answer; a multi-row request holds
+    ``{"rows": [...]}`` and ``{"predictions": [...], "probabilities": [[...]],
+    "classes": [...]}``, its predictions known as ``"<request_id>-<i>"``.
+    """
+    if (n_rows or 1) <= 1:
+        return [(request_id, inputs, outputs)]
+    rows = (inputs or {}).get("rows") if isinstance(inputs, dict) else None
+    outs = outputs if isinstance(outputs, dict) else {}
+    predictions = outs.get("predictions")
+    probabilities, classes = outs.get("probabilities"), outs.get("classes")
+    if indices is None:
+        indices = range(n_rows)
+    expanded = []
+    for i in indices:
+        record = rows[i] if rows is not None and i < len(rows) else None
+        if predictions is None or i >= len(predictions):
+            answer = outs.get("error") and {"error": outs["error"]}
+        else:
+            answer = {"prediction": predictions[i]}
+            if probabilities is not None and classes is not None:
+                answer["probabilities"] = dict(zip(classes, probabilities[i]))
+        expanded.append((f"{request_id}-{i}", record, answer))
+    return expanded
+
+
+def _counts(session: Session, endpoint: str, start: float, end: float) -> tuple[int, int]:
+    """(log rows, predictions) of the window, from the covering traffic index."""
+    rows, predictions = session.exec(
+        select(func.count(PredictionLog.id), func.coalesce(func.sum(PredictionLog.n_rows), 0))
+        .where(_in_window(endpoint, start, end))).one()
+    return int(rows), int(predictions)
+
+
 def count_predictions(*, session: Session, endpoint: str, start: float, end: float) -> int:
-    return int(session.exec(select(func.count(PredictionLog.id))
-                            .where(_in_window(endpoint, start, end))).one())
+    """Predictions logged in the window (a request of n rows counts n)."""
+    return _counts(session, endpoint, start, end)[1]
 
 
 def sample_predictions(*, session: Session, endpoint: str, start: float, end: float,
                        limit: int, total: int | None = None) -> list[dict]:
-    """At most about ``limit`` rows of the window, evenly spread over it.
+    """At most about ``limit`` predictions of the window, evenly spread over it.
 
-    Rows are picked by id stride (``id % k == 0``), which the (endpoint, ts)
-    index answers without reading the skipped rows' JSON.
+    Log rows are picked by id stride (``id % k == 0``), which the (endpoint, ts)
+    index answers without reading the skipped rows' JSON; a multi-row request
+    picked is expanded into its predictions (evenly thinned when it alone holds
+    more than the sample wants). ``total`` is accepted for callers that counted
+    already and is not needed.
     """
-    if total is None:
-        total = count_predictions(session=session, endpoint=endpoint, start=start, end=end)
-    if total == 0:
+    log_rows, predictions = _counts(session, endpoint, start, end)
+    if predictions == 0:
         return []
-    stride = max(1, math.ceil(total / max(limit, 1)))
+    per_row = predictions / log_rows
+    wanted_rows = max(1.0, limit / per_row)
+    stride = max(1, math.ceil(log_rows / wanted_rows))
     query = select(PredictionLog.request_id, PredictionLog.ts, PredictionLog.status,
-                   PredictionLog.model_version_id, _raw(PredictionLog.inputs),
-                   _raw(PredictionLog.outputs)).where(_in_window(endpoint, start, end))
+                   PredictionLog.model_version_id, PredictionLog.n_rows,
+                   _raw(PredictionLog.inputs), _raw(PredictionLog.outputs)
+                   ).where(_in_window(endpoint, start, end))
     if stride > 1:
         query = query.where(PredictionLog.id % stride == 0)
-    rows = session.exec(query.limit(limit + stride)).all()
-    return [{"request_id": rid, "ts": ts, "status": status, "model_version_id": mv,
-             "inputs": _loads(inputs), "outputs": _loads(outputs)}
-            for rid, ts, status, mv, inputs, outputs in rows]
+    fetched = session.exec(query.limit(math.ceil(wanted_rows) + stride)).all()
+    # thin inside big requests so the sample stays about ``limit`` predictions
+    step = max(1, math.ceil(sum(r[4] or 1 for r in fetched) / max(limit, 1)))
+    out = []
+    for rid, ts, status, mv, n_rows, inputs, outputs in fetched:
+        n_rows = n_rows or 1
+        indices = range(0, n_rows, step) if n_rows > 1 else None
+        for pid, record, answer in expand_log_row(rid, n_rows, _loads(inputs), _loads(outputs),
+                                                  indices):
+            out.append({"request_id": pid, "ts": ts, "status": status, "model_version_id": mv,
+                        "inputs": record, "outputs": answer})
+    return out
 
 
 def feedback_for_requests(*, session: Session, endpoint: str,
@@ -335,7 +388,8 @@ def _floor_int(expr, sqlite: bool):
 
 def traffic_histogram(*, session: Session, endpoint: str, start: float, end: float,
                       bucket_s: float) -> list[dict]:
-    """Per time bucket and latency bin: rows, 4xx, 5xx.
+    """Per time bucket and latency bin: requests (``rows``), 4xx, 5xx, and the predictions
+    answered (a request of n rows answers n).
 
     One pass over the window; ``bucket`` is ``floor(ts / bucket_s)`` and
     ``lat_bin`` is ``floor(ln(latency_ms) * LAT_BINS_PER_E)`` (None when no latency).
@@ -349,12 +403,14 @@ def traffic_histogram(*, session: Session, endpoint: str, start: float, end: flo
     is_4xx = func.sum(case((and_(PredictionLog.status >= 400, PredictionLog.status < 500), 1),
                            else_=0))
     is_5xx = func.sum(case((PredictionLog.status >= 500, 1), else_=0))
-    query = (select(bucket, lat_bin, func.count(PredictionLog.id), is_4xx, is_5xx)
+    answered = func.sum(case((PredictionLog.status < 400, PredictionLog.n_rows), else_=0))
+    query = (select(bucket, lat_bin, func.count(PredictionLog.id), is_4xx, is_5xx, answered)
              .where(_in_window(endpoint, start, end))
              .group_by(bucket, lat_bin))
     return [{"bucket": int(b), "lat_bin": None if lb is None else int(lb), "rows": int(n),
-             "errors_4xx": int(e4 or 0), "errors_5xx": int(e5 or 0)}
-            for b, lb, n, e4, e5 in session.exec(query).all()]
+             "errors_4xx": int(e4 or 0), "errors_5xx": int(e5 or 0),
+             "predictions": int(p or 0)}
+            for b, lb, n, e4, e5, p in session.exec(query).all()]
 
 
 def _labelled_in_window(endpoint: str, start: float, end: float):
@@ -365,7 +421,7 @@ def _labelled_in_window(endpoint: str, start: float, end: float):
     request-id index: cost grows with the labels, not with the whole log.
     """
     prediction = (select(PredictionLog.id)
-                  .where(PredictionLog.request_id == Feedback.request_id,
+                  .where(PredictionLog.request_id == Feedback.log_request_id,
                          _in_window(endpoint, start, end), PredictionLog.status < 400)
                   .exists())
     return and_(Feedback.endpoint == endpoint, Feedback.ts >= start, prediction)
@@ -381,22 +437,43 @@ def count_feedback(*, session: Session, endpoint: str, start: float, end: float)
 def feedback_pairs(*, session: Session, endpoint: str, start: float, end: float,
                    limit: int = 50_000, total: int | None = None) -> list[dict]:
     """At most about ``limit`` (prediction, actual) pairs of the window, evenly spread
-    (feedback id stride), each with its request id so repeats can be dropped."""
+    (feedback id stride), each with its request id so repeats can be dropped.
+
+    Predictions of multi-row requests are read once per log row (not once per label)
+    and picked out by the feedback's ``row_index``."""
     if total is None:
         total = count_feedback(session=session, endpoint=endpoint, start=start, end=end)
     if total == 0:
         return []
     stride = max(1, math.ceil(total / max(limit, 1)))
-    query = (select(PredictionLog.ts, _raw(PredictionLog.outputs), _raw(Feedback.actual),
-                    Feedback.request_id)
-             .join(PredictionLog, PredictionLog.request_id == Feedback.request_id)
+    single = case((PredictionLog.n_rows <= 1, _raw(PredictionLog.outputs)), else_=None)
+    query = (select(PredictionLog.ts, PredictionLog.n_rows, single, _raw(Feedback.actual),
+                    Feedback.request_id, Feedback.log_request_id, Feedback.row_index)
+             .join(PredictionLog, PredictionLog.request_id == Feedback.log_request_id)
              .where(Feedback.endpoint == endpoint, Feedback.ts >= start,
                     _in_window(endpoint, start, end), PredictionLog.status < 400))
     if stride > 1:
         query = query.where(Feedback.id % stride == 0)
     query = query.order_by(Feedback.id.desc()).limit(limit + stride)
-    return [{"ts": ts, "outputs": _loads(outputs), "actual": _loads(actual), "request_id": rid}
-            for ts, outputs, actual, rid in session.exec(query).all()]
+    fetched = session.exec(query).all()
+    multi = sorted({log_id for _ts, n, _o, _a, _r, log_id, _i in fetched if (n or 1) > 1})
+    outputs: dict[str, Any] = {}
+    for i in range(0, len(multi), 200):
+        for log_id, out in session.exec(
+                select(PredictionLog.request_id, _raw(PredictionLog.outputs))
+                .where(PredictionLog.request_id.in_(multi[i:i + 200]))).all():
+            outputs[log_id] = _loads(out)
+    pairs = []
+    for ts, n_rows, out, actual, rid, log_id, index in fetched:
+        if (n_rows or 1) > 1:
+            if index is None:
+                continue
+            expanded = expand_log_row(log_id, n_rows, None, outputs.get(log_id), [index])
+            answer = expanded[0][2]
+        else:
+            answer = _loads(out)
+        pairs.append({"ts": ts, "outputs": answer, "actual": _loads(actual), "request_id": rid})
+    return pairs
 
 
 def last_prediction_ts(*, session: Session, endpoint: str) -> Optional[float]:
@@ -405,12 +482,24 @@ def last_prediction_ts(*, session: Session, endpoint: str) -> Optional[float]:
 
 
 def count_logged_request_ids(*, session: Session, request_ids: list[str]) -> int:
-    """How many of ``request_ids`` are already in the prediction log (flushes are async)."""
+    """How many of ``request_ids`` (single-row ids or ``"<id>-<i>"`` of a multi-row
+    request) are already in the prediction log (flushes are async)."""
+    from storage.serving import split_request_id
+
+    wanted = set(request_ids) | {split_request_id(r)[0] for r in request_ids}
+    names = sorted(wanted)
+    logged: dict[str, int] = {}
+    for i in range(0, len(names), 500):
+        logged.update(dict(session.exec(
+            select(PredictionLog.request_id, PredictionLog.n_rows)
+            .where(PredictionLog.request_id.in_(names[i:i + 500]))).all()))
     total = 0
-    for i in range(0, len(request_ids), 500):
-        chunk = request_ids[i:i + 500]
-        total += int(session.exec(select(func.count(PredictionLog.id))
-                                  .where(PredictionLog.request_id.in_(chunk))).one())
+    for rid in request_ids:
+        if rid in logged:
+            total += 1
+            continue
+        base, index = split_request_id(rid)
+        total += index is not None and index < (logged.get(base) or 0)
     return total
 
 
@@ -421,6 +510,10 @@ def add_prediction_logs(*, session: Session, rows: list[dict]) -> int:
 
 
 def add_feedback(*, session: Session, rows: list[dict]) -> int:
+    """Insert feedback rows as given; a row without ``log_request_id`` belongs to the
+    single-row request of the same id."""
+    rows = [r if r.get("log_request_id") else {**r, "log_request_id": r["request_id"]}
+            for r in rows]
     session.bulk_insert_mappings(Feedback, rows)
     return len(rows)
 

@@ -63,6 +63,7 @@ class PredictionLogPublic(SQLModel):
     ts: float
     status: int
     latency_ms: Optional[float] = None
+    n_rows: int = 1
     inputs: Optional[Any] = None
     outputs: Optional[Any] = None
     replica: Optional[str] = None
@@ -186,15 +187,16 @@ _log_table = Table(
     Column("ts", Float),
     Column("status", Integer),
     Column("latency_ms", Float),
+    Column("n_rows", Integer),
     Column("inputs", Text),
     Column("outputs", Text),
     Column("replica", String(64)),
 )
 LOG_FIELDS = ("request_id", "endpoint", "model_version_id", "ts", "status", "latency_ms",
-              "inputs", "outputs", "replica")
+              "n_rows", "inputs", "outputs", "replica")
 
 
-_INSERT_CHUNK = 1000  # rows per statement: 9,000 parameters, under SQLite's 32,766
+_INSERT_CHUNK = 1000  # rows per statement: 10,000 parameters, under SQLite's 32,766
 
 
 def _multi_row_insert(marks: str, rows: int) -> str:
@@ -233,14 +235,26 @@ def insert_prediction_logs(*, session: Session, rows: list[tuple]) -> int:
 
 def list_prediction_logs(
     *, session: Session, endpoint: str | None = None, limit: int = 1000, since: float | None = None,
+    expand: bool = False,
 ) -> list[PredictionLogPublic]:
+    """The newest log rows (one per request); ``expand=True`` gives one entry per prediction
+    instead, a multi-row request's as ``"<request_id>-<i>"`` with its own record and answer."""
     query = select(PredictionLog)
     if endpoint:
         query = query.where(PredictionLog.endpoint == endpoint)
     if since is not None:
         query = query.where(PredictionLog.ts >= since)
     rows = session.exec(query.order_by(PredictionLog.id.desc()).limit(limit)).all()
-    return [PredictionLogPublic(**r.model_dump()) for r in rows]
+    out = [PredictionLogPublic(**r.model_dump()) for r in rows]
+    if not expand:
+        return out
+    from storage.monitoring import expand_log_row
+
+    return [row.model_copy(update={"request_id": rid, "inputs": record, "outputs": answer,
+                                   "n_rows": 1})
+            for row in out
+            for rid, record, answer in expand_log_row(row.request_id, row.n_rows, row.inputs,
+                                                      row.outputs)]
 
 
 def count_prediction_logs(*, session: Session, endpoint: str | None = None,
@@ -253,21 +267,56 @@ def count_prediction_logs(*, session: Session, endpoint: str | None = None,
     return session.exec(query).one()
 
 
-def existing_request_ids(*, session: Session, endpoint: str, request_ids: list[str]) -> set[str]:
+def split_request_id(request_id: str) -> tuple[str, int | None]:
+    """``"<id>-<i>"`` (prediction i of a multi-row request) → (id, i); otherwise (id, None)."""
+    base, sep, index = request_id.rpartition("-")
+    if sep and base and index.isdigit() and len(index) <= 7:
+        return base, int(index)
+    return request_id, None
+
+
+def locate_request_ids(*, session: Session, endpoint: str,
+                       request_ids: list[str]) -> dict[str, tuple[str, int | None]]:
+    """{request id: (log row's request id, index in that row)} for the ids this endpoint
+    answered: a single-row request's own id, or ``"<id>-<i>"`` of a multi-row request."""
     if not request_ids:
-        return set()
-    rows = session.exec(
-        select(PredictionLog.request_id)
-        .where(PredictionLog.endpoint == endpoint, PredictionLog.request_id.in_(request_ids))
-    ).all()
-    return set(rows)
+        return {}
+    wanted = set(request_ids)
+    for rid in request_ids:
+        wanted.add(split_request_id(rid)[0])
+    logged: dict[str, int] = {}
+    names = sorted(wanted)
+    for i in range(0, len(names), 500):
+        rows = session.exec(
+            select(PredictionLog.request_id, PredictionLog.n_rows)
+            .where(PredictionLog.request_id.in_(names[i:i + 500]),
+                   PredictionLog.endpoint == endpoint)).all()
+        logged.update({rid: n for rid, n in rows})
+    found: dict[str, tuple[str, int | None]] = {}
+    for rid in request_ids:
+        if logged.get(rid) == 1:
+            found[rid] = (rid, None)
+            continue
+        base, index = split_request_id(rid)
+        if index is not None and index < (logged.get(base) or 0) and logged[base] > 1:
+            found[rid] = (base, index)
+    return found
+
+
+def existing_request_ids(*, session: Session, endpoint: str, request_ids: list[str]) -> set[str]:
+    return set(locate_request_ids(session=session, endpoint=endpoint, request_ids=request_ids))
 
 
 # --- feedback ---------------------------------------------------------------------
 
-def add_feedback(*, session: Session, endpoint: str, items: list[tuple[str, Any]], ts: float) -> int:
+def add_feedback(*, session: Session, endpoint: str, items: list[tuple[str, Any]], ts: float,
+                 located: dict[str, tuple[str, int | None]] | None = None) -> int:
+    """Store ground truth; ``located`` (from ``locate_request_ids``) names each id's log row."""
+    located = located or {}
     for request_id, actual in items:
-        session.add(Feedback(request_id=request_id, endpoint=endpoint, actual=actual, ts=ts))
+        log_id, index = located.get(request_id, (request_id, None))
+        session.add(Feedback(request_id=request_id, endpoint=endpoint, actual=actual, ts=ts,
+                             log_request_id=log_id, row_index=index))
     session.flush()
     return len(items)
 

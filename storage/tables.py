@@ -159,7 +159,7 @@ class PredictionLog(SQLModel, table=True):
     __tablename__ = "prediction_log"
     __table_args__ = (
         Index("ix_prediction_log_endpoint_ts", "endpoint", "ts"),
-        Index("ix_prediction_log_traffic", "endpoint", "ts", "status", "latency_ms"),
+        Index("ix_prediction_log_traffic", "endpoint", "ts", "status", "latency_ms", "n_rows"),
     )
     id: Optional[int] = Field(default=None, primary_key=True)
     request_id: str = Field(max_length=64, unique=True)
@@ -168,6 +168,11 @@ class PredictionLog(SQLModel, table=True):
     ts: float                                        # epoch seconds
     status: int = 200
     latency_ms: Optional[float] = None
+    # One row per request. A request of one row holds that record and its answer; a
+    # request of n > 1 rows holds them column-wise ({"rows": [...]} and {"predictions":
+    # [...], "probabilities": [[...]], "classes": [...]}), its predictions answering as
+    # request ids "<request_id>-<i>" (see storage.monitoring.expand_log_row).
+    n_rows: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
     inputs: Optional[dict] = _json()
     outputs: Optional[dict] = _json()
     replica: Optional[str] = Field(default=None, max_length=64)
@@ -176,8 +181,11 @@ class PredictionLog(SQLModel, table=True):
 class Feedback(SQLModel, table=True):
     __tablename__ = "feedback"
     id: Optional[int] = Field(default=None, primary_key=True)
-    request_id: str = Field(max_length=64, index=True)
+    request_id: str = Field(max_length=64, index=True)    # as the client sent it
     endpoint: str = Field(max_length=64, index=True)
+    # the prediction-log row holding that prediction, and its place in a multi-row request
+    log_request_id: Optional[str] = Field(default=None, max_length=64, index=True)
+    row_index: Optional[int] = None
     actual: Optional[Any] = _json()
     ts: float
 

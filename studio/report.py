@@ -318,7 +318,7 @@ def _monitoring_section(store: Store, version: ModelVersionPublic, charts: _Char
             parts.append(f'<p class="muted small">Checked {at:%Y-%m-%d %H:%M} UTC over the '
                          f'{e(s.get("window"))} window, model {e(s.get("model"))}.</p>')
             parts.append(_cards([
-                ("Predictions", s.get("requests")), ("Error rate", None if s.get("error_rate")
+                ("Requests", s.get("requests")), ("Error rate", None if s.get("error_rate")
                                                       is None else f"{s['error_rate']:.1%}"),
                 ("p99 latency ms", s.get("p99_ms")),
                 ("Drifting features", sum(1 for f in (s.get("features") or {}).values()

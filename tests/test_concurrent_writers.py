@@ -38,7 +38,7 @@ def _writer(url: str, artifacts: str, home: str, k: int, job_id: int, barrier) -
         with store.session() as s:
             serving.set_endpoint_version(session=s, name="shared", model_version_id=version.id,
                                          action="publish", actor=f"writer-{k}")
-        rows = [(f"r{k}-{i}-{j}", "shared", version.id, 1000.0 + i, 200, 1.5, '{"x": 1}',
+        rows = [(f"r{k}-{i}-{j}", "shared", version.id, 1000.0 + i, 200, 1.5, 1, '{"x": 1}',
                  '{"p": 0}', f"replica-{k}") for j in range(LOG_ROWS)]
         with store.session() as s:
             serving.insert_prediction_logs(session=s, rows=rows)

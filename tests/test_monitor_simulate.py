@@ -46,7 +46,10 @@ def test_simulate_with_drift_shows_drift_and_an_alert_and_the_scheduler_runs(
     assert any(a["rule"] == "drift" for a in check["alerts"])
 
     snap = reports.load_snapshot(store, reports.get_report(store, check["report_id"]))
-    assert snap["traffic"]["totals"]["requests"] == 400
+    # 400 rows sent as requests of 50: 8 requests (one log row each), 400 predictions
+    assert snap["traffic"]["totals"]["requests"] == 8
+    assert snap["traffic"]["totals"]["predictions"] == 400
+    assert snap["rows"]["in_window"] == 400 and snap["rows"]["sampled"] == 400
     assert snap["quality"]["labelled"] == data["feedback"]
     assert snap["quality"]["value"] is not None
     assert {f["feature"]: f["status"] for f in snap["features"]}["num_1"] == "ok"

@@ -62,6 +62,58 @@ def test_aggregations_agree_on_both_backends(any_store):
         assert later == 0
 
 
+def test_multi_row_requests_are_one_log_row_read_back_per_prediction(any_store):
+    from storage import serving
+
+    t0 = 2_000_000.0
+    batch = {"request_id": "b1", "endpoint": "ep", "model_version_id": None, "ts": t0,
+             "status": 200, "latency_ms": 12.0, "n_rows": 4,
+             "inputs": {"rows": [{"x": i, "c": "a"} for i in range(4)]},
+             "outputs": {"predictions": ["no", "yes", "no", "yes"],
+                         "probabilities": [[0.9, 0.1], [0.2, 0.8], [0.7, 0.3], [0.4, 0.6]],
+                         "classes": ["no", "yes"]}}
+    single = {"request_id": "s-1", "endpoint": "ep", "ts": t0 + 1, "status": 200,
+              "latency_ms": 2.0, "inputs": {"x": 9, "c": "b"}, "outputs": {"prediction": "no"}}
+    with any_store.session() as session:
+        repo.add_prediction_logs(session=session, rows=[batch, single])
+    with any_store.session() as session:
+        located = serving.locate_request_ids(
+            session=session, endpoint="ep", request_ids=["b1-1", "b1-3", "b1-4", "b1", "s-1",
+                                                         "s-1-0", "nope"])
+        # "b1-4" is past the request's rows, "b1" names no single prediction
+        assert located == {"b1-1": ("b1", 1), "b1-3": ("b1", 3), "s-1": ("s-1", None)}
+        serving.add_feedback(session=session, endpoint="ep", ts=t0 + 5, located=located,
+                             items=[("b1-1", "yes"), ("b1-3", "no"), ("s-1", "no")])
+    start, end = t0, t0 + 60
+    with any_store.session() as session:
+        assert repo.count_predictions(session=session, endpoint="ep", start=start, end=end) == 5
+        cells = repo.traffic_histogram(session=session, endpoint="ep", start=start, end=end,
+                                       bucket_s=60)
+        assert sum(c["rows"] for c in cells) == 2            # requests
+        assert sum(c["predictions"] for c in cells) == 5
+        sample = repo.sample_predictions(session=session, endpoint="ep", start=start, end=end,
+                                         limit=100)
+        by_id = {r["request_id"]: r for r in sample}
+        assert set(by_id) == {"b1-0", "b1-1", "b1-2", "b1-3", "s-1"}
+        assert by_id["b1-2"]["inputs"] == {"x": 2, "c": "a"}
+        assert by_id["b1-1"]["outputs"] == {"prediction": "yes",
+                                            "probabilities": {"no": 0.2, "yes": 0.8}}
+        pairs = repo.feedback_pairs(session=session, endpoint="ep", start=start, end=end)
+        assert {p["request_id"]: (p["outputs"]["prediction"], p["actual"]) for p in pairs} == {
+            "b1-1": ("yes", "yes"), "b1-3": ("yes", "no"), "s-1": ("no", "no")}
+        assert repo.count_feedback(session=session, endpoint="ep", start=start, end=end) == 3
+        assert repo.feedback_for_requests(session=session, endpoint="ep",
+                                          request_ids=["b1-3", "b1-0"]) == {"b1-3": "no"}
+        assert repo.count_logged_request_ids(
+            session=session, request_ids=["b1-0", "b1-3", "b1-4", "s-1", "x"]) == 3
+        # a thin sample still spreads over a big request
+        thin = repo.sample_predictions(session=session, endpoint="ep", start=start, end=end,
+                                       limit=2)
+        assert 1 <= len(thin) <= 4
+        expanded = serving.list_prediction_logs(session=session, endpoint="ep", expand=True)
+        assert sorted(r.request_id for r in expanded) == ["b1-0", "b1-1", "b1-2", "b1-3", "s-1"]
+
+
 def test_reports_by_window_and_alert_acknowledgement(any_store):
     with any_store.session() as session:
         hour = repo.create_monitor_report(session=session, endpoint="ep", window_start=0,

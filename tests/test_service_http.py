@@ -33,11 +33,13 @@ def models(service):  # noqa: F811
     return out
 
 
-def _logs(service, endpoint=None, expect=None, timeout=5.0):  # noqa: F811
+def _logs(service, endpoint=None, expect=None, timeout=5.0, expand=True):  # noqa: F811
+    """Logged predictions (``expand=False``: logged requests, one row each)."""
     deadline = time.time() + timeout
     while True:
         with service.store.session() as session:
-            rows = repo.list_prediction_logs(session=session, endpoint=endpoint, limit=100_000)
+            rows = repo.list_prediction_logs(session=session, endpoint=endpoint, limit=100_000,
+                                             expand=expand)
         if expect is None or len(rows) >= expect or time.time() > deadline:
             return rows
         time.sleep(0.05)
@@ -220,6 +222,7 @@ def test_explanations_sum_to_the_margin(service, models):  # noqa: F811
 def test_burst_of_concurrent_requests_is_logged_completely(service, models):  # noqa: F811
     records = sample_records(50, seed=8)
     before = len(_logs(service, "kinds"))
+    requests_before = len(_logs(service, "kinds", expand=False))
 
     def call(i):
         payload = records[i % 50: i % 50 + 1 + (i % 3)]  # 1-3 rows per request
@@ -241,6 +244,14 @@ def test_burst_of_concurrent_requests_is_logged_completely(service, models):  # 
     assert set(row.outputs["probabilities"]) == {"high", "low", "mid"}
     bad = by_id[rejected.json()["request_id"]]
     assert bad.status == 422 and bad.inputs is None and "num_0" in bad.outputs["error"]
+    # one log row per request: a 3-row request is one row holding its three predictions
+    requests = _logs(service, "kinds", expand=False)
+    assert len(requests) == requests_before + len(results) + 1
+    three = next(rids for _, rids, payload in results if len(payload) == 3)
+    row = next(r for r in requests if r.request_id == three[0].rsplit("-", 1)[0])
+    assert row.n_rows == 3 and len(row.inputs["rows"]) == 3
+    assert len(row.outputs["predictions"]) == 3 and row.outputs["classes"]
+    assert [by_id[rid].outputs["prediction"] for rid in three] == row.outputs["predictions"]
 
 
 def test_feedback_is_stored_for_known_request_ids(service, models):  # noqa: F811

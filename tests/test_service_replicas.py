@@ -110,7 +110,8 @@ def test_two_replicas_answer_and_log_every_request_once_across_a_swap(tmp_path, 
     assert served["fleet:1"] and served["fleet:2"], served
     assert {port for port, _, _ in sent} == set(ids)          # both replicas answered
     with store.session() as session:
-        logged = repo.list_prediction_logs(session=session, endpoint="fleet", limit=1_000_000)
+        logged = repo.list_prediction_logs(session=session, endpoint="fleet", limit=1_000_000,
+                                           expand=True)
     per_id = Counter(row.request_id for row in logged)
     assert len(sent) == len(per_id) == len(logged)             # no loss, no duplicate
     assert set(per_id) == {rid for _, rid, _ in sent}

@@ -143,5 +143,6 @@ def test_api_keys_required_row_limit_and_clean_shutdown(tmp_path):
     assert code in (0, -15), svc.log()  # uvicorn re-raises SIGTERM after a clean shutdown
     assert "Application shutdown complete" in svc.log()
     with svc.store.session() as session:  # a clean stop wrote every log row still in memory
-        logged = {r.request_id for r in repo.list_prediction_logs(session=session, endpoint="secure")}
+        logged = {r.request_id for r in repo.list_prediction_logs(session=session, endpoint="secure",
+                                                                  expand=True)}
     assert set(ids) <= logged

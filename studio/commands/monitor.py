@@ -117,7 +117,8 @@ def _print_report(data: dict) -> None:
         score = "-" if pred["score"] is None else f"{pred['score']:.3g}"
         print(f"{'(prediction)':<24} {pred['status']:<8} {pred['statistic']:<15} {score:>8}")
     t = data["traffic"]
-    print(f"\ntraffic: {t['requests']:,} rows, {t['per_minute'] or 0:.1f}/min, "
+    print(f"\ntraffic: {t['requests']:,} requests ({t.get('predictions', 0):,} predictions), "
+          f"{t['per_minute'] or 0:.1f}/min, "
           f"4xx {t['errors_4xx']}, 5xx {t['errors_5xx']}, p50 {t['p50_ms'] or '-'} ms, "
           f"p95 {t['p95_ms'] or '-'} ms, p99 {t['p99_ms'] or '-'} ms")
     q = data["quality"]

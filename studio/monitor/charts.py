@@ -86,7 +86,7 @@ def traffic(series: list[dict]) -> go.Figure:
                         for p in series], name="4xx", marker_color="#f59e0b")
     fig.add_bar(x=t, y=[p["per_minute"] * p["errors_5xx"] / p["requests"] if p["requests"] else 0
                         for p in series], name="5xx", marker_color="#ef4444")
-    fig.update_layout(barmode="stack", title="Predictions per minute", height=300,
+    fig.update_layout(barmode="stack", title="Requests per minute", height=300,
                       legend=dict(orientation="h", y=1.15))
     return fig
 

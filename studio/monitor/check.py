@@ -168,8 +168,7 @@ def compute_report(store: Store, endpoint: str, *, window: str = DEFAULT_WINDOW,
 
     card = version.card if version else {}
     task = (version.task if version else None) or (baseline or {}).get("task") or "binary"
-    answered_total = traffic["totals"]["requests"] - traffic["totals"]["errors_4xx"] \
-        - traffic["totals"]["errors_5xx"]
+    answered_total = traffic["totals"]["predictions"]
     quality, timings["quality"] = _timed(lambda: compute_quality(
         pairs, task=task, classes=(card.get("classes") or (baseline or {}).get("classes")),
         baseline_metrics=(baseline or {}).get("metrics") or card.get("metrics"),
@@ -205,7 +204,8 @@ def summarize(report: dict) -> dict:
                                     "statistic": f["statistic"]} for f in report["features"]},
         "prediction": {"status": pred["status"], "score": pred["score"],
                        "statistic": pred["statistic"]} if pred else None,
-        "requests": totals["requests"], "error_rate": totals["error_rate"],
+        "requests": totals["requests"], "predictions": totals.get("predictions"),
+        "error_rate": totals["error_rate"],
         "p99_ms": totals["p99_ms"],
         "quality": {k: quality.get(k) for k in ("metric", "value", "baseline", "drop",
                                                  "labelled", "status")},

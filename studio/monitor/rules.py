@@ -160,7 +160,7 @@ def _eval_errors(params: dict, report: dict) -> dict | None:
     return {"severity": "alert",
             "message": (f"Error rate {rate:.1%} on endpoint {report['endpoint']} "
                         f"(limit {params['max_rate']:.1%}): {totals['errors_4xx']} 4xx, "
-                        f"{totals['errors_5xx']} 5xx of {n} predictions"),
+                        f"{totals['errors_5xx']} 5xx of {n} requests"),
             "evidence": {"totals": totals, "rejected": (report.get("data_quality") or {})
                          .get("issues", [])[:3]}}
 

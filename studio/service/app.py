@@ -453,8 +453,8 @@ def create_app(settings: Settings, poll_s: float = POLL_S, log_predictions: bool
             problem = exc if isinstance(exc, Problem) else Problem(exc.status, exc.message, exc.details)
             latency = (time.perf_counter() - started) * 1000
             metrics.observe(endpoint, problem.status, latency)
-            state["writer"].add([(base_id, endpoint, version_id, ts, problem.status, latency, None,
-                                  {"error": problem.message})])
+            state["writer"].add([(base_id, endpoint, version_id, ts, problem.status, latency, 1,
+                                  None, {"error": problem.message})])
             return error_response(problem, base_id)
         except Exception as exc:  # noqa: BLE001 - the answer names it; the log has the trace
             log.exception("endpoint %s: prediction failed", name)
@@ -462,7 +462,7 @@ def create_app(settings: Settings, poll_s: float = POLL_S, log_predictions: bool
             message = (f"the model failed on this input: {type(exc).__name__}: {exc}"[:500])
             status = 422 if isinstance(exc, (ValueError, TypeError, KeyError)) else 500
             metrics.observe(endpoint, status, latency)
-            state["writer"].add([(base_id, endpoint, version_id, ts, status, latency, None,
+            state["writer"].add([(base_id, endpoint, version_id, ts, status, latency, 1, None,
                                   {"error": message})])
             return error_response(Problem(status, message), base_id)
         n = batch.n_rows
@@ -484,15 +484,21 @@ def create_app(settings: Settings, poll_s: float = POLL_S, log_predictions: bool
         if explain:
             answer["explanations"] = explanations
             answer["explanation_method"] = method
-        records = batch.records
-        if probabilities is None:
-            rows = [(ids[i], endpoint, version_id, ts, 200, latency, records[i],
-                     {"prediction": pred.predictions[i]}) for i in range(n)]
+        # One log row per request: a multi-row request's records and answers go in as
+        # lists (serialised by the writer thread), not as one row per prediction.
+        if n == 1:
+            output = {"prediction": pred.predictions[0]}
+            if probabilities is not None:
+                output["probabilities"] = probabilities[0]
+            state["writer"].add([(base_id, endpoint, version_id, ts, 200, latency, 1,
+                                  batch.records[0], output)])
         else:
-            rows = [(ids[i], endpoint, version_id, ts, 200, latency, records[i],
-                     {"prediction": pred.predictions[i], "probabilities": probabilities[i]})
-                    for i in range(n)]
-        state["writer"].add(rows)
+            output = {"predictions": pred.predictions}
+            if probabilities is not None:
+                output["probabilities"] = pred.probabilities.tolist()
+                output["classes"] = keys
+            state["writer"].add([(base_id, endpoint, version_id, ts, 200, latency, n,
+                                  {"rows": batch.records}, output)])
         metrics.observe(endpoint, 200, latency, n)
         return _json(answer)
 
@@ -571,14 +577,15 @@ def _store_feedback(state: dict, name: str, items: list[tuple[str, Any]]) -> dic
     state["writer"].flush()  # predictions made a moment ago are in the log before we look
     store = state["store"]
     with store.session() as session:
-        known = repo.existing_request_ids(session=session, endpoint=name,
-                                          request_ids=[rid for rid, _ in items])
+        known = repo.locate_request_ids(session=session, endpoint=name,
+                                        request_ids=[rid for rid, _ in items])
         keep = [(rid, actual) for rid, actual in items if rid in known]
         unknown = sorted({rid for rid, _ in items if rid not in known})
         if not keep:
             raise Problem(422, f"none of these request ids were predicted by endpoint '{name}'",
                           [{"unknown_request_ids": unknown[:50]}])
-        repo.add_feedback(session=session, endpoint=name, items=keep, ts=time.time())
+        repo.add_feedback(session=session, endpoint=name, items=keep, ts=time.time(),
+                          located=known)
     out: dict[str, Any] = {"stored": len(keep)}
     if unknown:
         out["unknown_request_ids"] = unknown[:50]

@@ -50,7 +50,8 @@ class LogWriter:
         self._thread: threading.Thread | None = None
 
     def add(self, rows: list[tuple]) -> None:
-        """Rows: (request_id, endpoint, model_version_id, ts, status, latency_ms, inputs, outputs)."""
+        """Rows: (request_id, endpoint, model_version_id, ts, status, latency_ms, n_rows, inputs,
+        outputs)."""
         with self._lock:
             self._pending.extend(rows)
             extra = len(self._pending) - MAX_PENDING
@@ -69,8 +70,8 @@ class LogWriter:
             if not rows:
                 return 0
             replica = self.replica
-            records = [(r[0], r[1], r[2], r[3], r[4], r[5], _dumps(r[6]), _dumps(r[7]), replica)
-                       for r in rows]
+            records = [(r[0], r[1], r[2], r[3], r[4], r[5], r[6], _dumps(r[7]), _dumps(r[8]),
+                        replica) for r in rows]
             try:
                 with self.store.session() as session:
                     repo.insert_prediction_logs(session=session, rows=records)
