@@ -335,8 +335,9 @@ def writer_cost(work: Path, X, rows: int = 40_000) -> dict:
     single = best_of(lambda base: [(f"{base}-{i}", "bench", 1, time.time(), 200, 0.5, 1,
                                     records[i % 1000], out) for i in range(rows)])
     requests = rows // 1000
+    columns = {name: [r[name] for r in records] for name in records[0]}
     bulk = best_of(lambda base: [(f"{base}b{i}", "bench", 1, time.time(), 200, 5.0, 1000,
-                                  {"rows": records}, bulk_out) for i in range(requests)])
+                                  {"columns": columns}, bulk_out) for i in range(requests)])
     return {"rows": rows, "cpu_us_per_row": single / rows * 1e6,
             "bulk_cpu_us_per_prediction": bulk / (requests * 1000) * 1e6}
 

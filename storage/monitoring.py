@@ -283,13 +283,21 @@ def expand_log_row(request_id: str, n_rows: int, inputs: Any, outputs: Any,
                    indices: range | list[int] | None = None) -> list[tuple[str, Any, Any]]:
     """One prediction-log row → [(request id, record, output)] per prediction it holds.
 
-    A single-row request is its own record and answer; a multi-row request holds
-    ``{"rows": [...]}`` and ``{"predictions": [...], "probabilities": [[...]],
-    "classes": [...]}``, its predictions known as ``"<request_id>-<i>"``.
+    A single-row request is its own record and answer; a multi-row request holds its
+    inputs column-wise, ``{"columns": {name: [values]}}`` (or ``{"rows": [records]}``),
+    and ``{"predictions": [...], "probabilities": [[...]], "classes": [...]}``, its
+    predictions known as ``"<request_id>-<i>"``.
     """
     if (n_rows or 1) <= 1:
         return [(request_id, inputs, outputs)]
-    rows = (inputs or {}).get("rows") if isinstance(inputs, dict) else None
+    rows = None
+    if isinstance(inputs, dict):
+        rows = inputs.get("rows")
+        columns = inputs.get("columns")
+        if rows is None and isinstance(columns, dict):
+            names = list(columns)
+            rows = [dict(zip(names, values)) for values in zip(*columns.values())] \
+                if names else [{} for _ in range(n_rows)]
     outs = outputs if isinstance(outputs, dict) else {}
     predictions = outs.get("predictions")
     probabilities, classes = outs.get("probabilities"), outs.get("classes")

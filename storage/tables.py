@@ -169,9 +169,9 @@ class PredictionLog(SQLModel, table=True):
     status: int = 200
     latency_ms: Optional[float] = None
     # One row per request. A request of one row holds that record and its answer; a
-    # request of n > 1 rows holds them column-wise ({"rows": [...]} and {"predictions":
-    # [...], "probabilities": [[...]], "classes": [...]}), its predictions answering as
-    # request ids "<request_id>-<i>" (see storage.monitoring.expand_log_row).
+    # request of n > 1 rows holds them column-wise ({"columns": {name: [values]}} and
+    # {"predictions": [...], "probabilities": [[...]], "classes": [...]}), its predictions
+    # answering as request ids "<request_id>-<i>" (see storage.monitoring.expand_log_row).
     n_rows: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
     inputs: Optional[dict] = _json()
     outputs: Optional[dict] = _json()

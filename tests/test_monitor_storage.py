@@ -68,7 +68,7 @@ def test_multi_row_requests_are_one_log_row_read_back_per_prediction(any_store):
     t0 = 2_000_000.0
     batch = {"request_id": "b1", "endpoint": "ep", "model_version_id": None, "ts": t0,
              "status": 200, "latency_ms": 12.0, "n_rows": 4,
-             "inputs": {"rows": [{"x": i, "c": "a"} for i in range(4)]},
+             "inputs": {"columns": {"x": [0, 1, 2, 3], "c": ["a"] * 4}},
              "outputs": {"predictions": ["no", "yes", "no", "yes"],
                          "probabilities": [[0.9, 0.1], [0.2, 0.8], [0.7, 0.3], [0.4, 0.6]],
                          "classes": ["no", "yes"]}}
@@ -112,6 +112,16 @@ def test_multi_row_requests_are_one_log_row_read_back_per_prediction(any_store):
         assert 1 <= len(thin) <= 4
         expanded = serving.list_prediction_logs(session=session, endpoint="ep", expand=True)
         assert sorted(r.request_id for r in expanded) == ["b1-0", "b1-1", "b1-2", "b1-3", "s-1"]
+    # the row-wise form reads back the same
+    with any_store.session() as session:
+        repo.add_prediction_logs(session=session, rows=[{
+            **batch, "request_id": "b2", "ts": t0 + 2,
+            "inputs": {"rows": [{"x": i, "c": "a"} for i in range(4)]}}])
+    with any_store.session() as session:
+        sample = repo.sample_predictions(session=session, endpoint="ep", start=start, end=end,
+                                         limit=100)
+        assert {r["request_id"]: r["inputs"] for r in sample if r["request_id"][:2] == "b2"} == {
+            f"b2-{i}": {"x": i, "c": "a"} for i in range(4)}
 
 
 def test_reports_by_window_and_alert_acknowledgement(any_store):

@@ -249,7 +249,7 @@ def test_burst_of_concurrent_requests_is_logged_completely(service, models):  # 
     assert len(requests) == requests_before + len(results) + 1
     three = next(rids for _, rids, payload in results if len(payload) == 3)
     row = next(r for r in requests if r.request_id == three[0].rsplit("-", 1)[0])
-    assert row.n_rows == 3 and len(row.inputs["rows"]) == 3
+    assert row.n_rows == 3 and all(len(v) == 3 for v in row.inputs["columns"].values())
     assert len(row.outputs["predictions"]) == 3 and row.outputs["classes"]
     assert [by_id[rid].outputs["prediction"] for rid in three] == row.outputs["predictions"]
 

@@ -82,6 +82,7 @@ class Batch:
     n_rows: int
     ignored: list[str] = field(default_factory=list)
     infinities: int = 0
+    raw: dict[str, list] = field(default_factory=dict)  # the schema's columns as received
 
 
 # --- parsing -------------------------------------------------------------------------
@@ -297,6 +298,7 @@ class Converter:
         raw = {name: [r.get(name) for r in records] for name in self.names if name in seen}
         batch = self.convert_columns(raw, n, sorted(str(k) for k in seen - self._known))
         batch.records = records
+        batch.raw = raw
         return batch
 
     def convert_columns(self, raw: dict[str, Any], n: int, ignored: list[str] | None = None,

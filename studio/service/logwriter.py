@@ -26,13 +26,17 @@ MAX_PENDING = 1_000_000
 _OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
 
 
-def _dumps(value):
-    if value is None:
-        return None
+def dumps_log(value) -> str | None:
+    """A value as the JSON text the log stores (numpy arrays welcome); text passes through."""
+    if value is None or isinstance(value, str):
+        return value
     try:
-        return orjson.dumps(value).decode()
-    except TypeError:  # numpy values, odd keys: the slower, more tolerant options
+        return orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY).decode()
+    except TypeError:  # numpy scalars, odd keys: the slower, more tolerant options
         return orjson.dumps(value, option=_OPTIONS, default=str).decode()
+
+
+_dumps = dumps_log
 
 
 class LogWriter:
