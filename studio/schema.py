@@ -103,9 +103,15 @@ def _distinct(series: pd.Series) -> int:
         elif kind == "f":
             arr = series.to_numpy()
             arr = arr[~np.isnan(arr)]
-            if len(arr) and np.isfinite(arr).all() and not (arr % 1).any() \
+            with np.errstate(invalid="ignore"):
+                whole = bool(len(arr)) and not (arr[:2048] % 1).any()
+            if whole and np.isfinite(arr).all() and not (arr % 1).any() \
                     and np.abs(arr).max() < 2 ** 53:
                 found = _count_compact(arr.astype(np.int64))
+            else:
+                # sorting beats hashing here: pandas' float hash table is slow on values
+                # parsed from text (few distinct low bits); -0.0 and 0.0 sort as equal
+                found = int(np.unique(arr).size)
         elif kind == "M":
             ns = series.dropna().to_numpy().astype("datetime64[ns]").astype(np.int64)
             day = 86_400 * 10**9

@@ -421,3 +421,18 @@ def test_whole_numbers_too_long_for_a_float_stay_exact_text(store, tmp_path):
     frame = ds.load_frame(store, result.version)
     assert frame["card"].tolist() == ["4111111111111111111", "5500000000000004"]
     assert "card" in result.report["kept_as_text"]
+
+
+@pytest.mark.parametrize("body, expected", [
+    # a header quoted by its writer, plain rows (read without quote tracking)
+    (b'"id","name"\n1,ann\n2,bob\n', {"id": [1, 2], "name": ["ann", "bob"]}),
+    # the same header, and a quoted value with a newline further down
+    (b'"id","note"\n1,plain\n2,"two\nlines"\n', {"id": [1, 2], "note": ["plain", "two\nlines"]}),
+    # a quoted value with the delimiter inside it, after a plain header
+    (b'id,note\n1,"a, b"\n', {"id": [1], "note": ["a, b"]}),
+])
+def test_quoted_headers_and_quoted_values(store, tmp_path, body, expected):
+    path = tmp_path / "quoted.csv"
+    path.write_bytes(body)
+    frame = ds.load_frame(store, ds.import_file(store, path).version)
+    assert frame.to_dict("list") == expected

@@ -183,7 +183,14 @@ def read_delimited(data: bytes, dialect: Dialect, opts: ImportOptions, report: d
     if dialect.trailing_delimiter:
         names = names + [EXTRA_COLUMN]
     text_columns = {names[j] for j in dialect.leading_zero_columns if j < len(raw)}
-    quoted = data.find(b'"') >= 0
+    # Quotes in the rows make the parser track quoted fields and newlines in values, which
+    # is slower: a header quoted by the writer (pyarrow and R quote every name) does not
+    # count, unless it holds a newline itself (an odd number of quotes on its first line).
+    first_newline = data.find(b"\n")
+    quoted = data.find(b'"', first_newline + 1) >= 0 if first_newline >= 0 else \
+        data.find(b'"') >= 0
+    if not quoted and data[:max(first_newline, 0)].count(b'"') % 2:
+        quoted = True
     column_types: dict = {}
     import pyarrow as pa
 
