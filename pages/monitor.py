@@ -66,7 +66,8 @@ def _follow_job() -> None:
     if job.status == "succeeded":
         st.toast(f"{job.name}: done", icon=":material/check_circle:")
     else:
-        st.session_state["monitor_job_error"] = f"{job.name}: {job.status}. {job.error or ''}"
+        st.session_state["monitor_job_error"] = (
+            f"{job.name}: {job.status}." + (f" {job.error}" if job.error else ""))
     st.rerun(scope="app")
 
 
@@ -106,7 +107,8 @@ if top[2].button("Check now", icon=":material/refresh:", disabled=busy,
 entry = next(e for e in endpoints if e["endpoint"] == endpoint)
 with top[3].popover("Simulate traffic", icon=":material/play_arrow:", disabled=busy):
     st.caption("Send realistic requests to the live endpoint (the prediction service must be "
-               "running), with feedback for a share of them; a check follows.")
+               "running), with feedback for a share of them; a check follows. When the service "
+               "requires API keys, a temporary key is created for the run and revoked after it.")
     rows = st.number_input("Rows", 10, 20_000, 500, step=100, key="sim_rows")
     drift_choices = ["(no drift)"] + _columns(str(settings.home), endpoint,
                                               entry["model_version_id"])

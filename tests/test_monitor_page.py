@@ -135,3 +135,63 @@ def test_single_request_with_an_all_missing_column_renders(store):
     assert drift.loc[drift["feature"] == "cat_0", "missing"].item().endswith("→ 100.0%")
     assert "too few to judge" in " ".join(drift["why"])
     assert "No feedback in this window" in _texts(at)
+
+
+def test_simulate_traffic_works_when_the_service_requires_api_keys(store, studio_home,
+                                                                   monkeypatch):
+    """The page's simulation (a real worker process) creates a temporary key for the run
+    and revokes it; the service saw only accepted requests."""
+    import time
+
+    from storage import jobs as job_repo
+    from studio.endpoints import create_api_key, list_api_keys
+    from studio.monitor.actions import job_state
+    from tests.service_fixtures import ServiceProcess
+
+    register_monitored_model(store, n=300)
+    create_api_key(store, "ops")
+    svc = ServiceProcess.start(studio_home, STUDIO_REQUIRE_API_KEY="true")
+    try:
+        monkeypatch.setenv("STUDIO_SERVICE_PORT", str(svc.port))
+        at = page_test("monitor", timeout=60).run()
+        assert not at.exception
+        assert any("temporary key" in c.value for c in at.caption)
+        at.number_input(key="sim_rows").set_value(40)
+        at.button(key="sim_send").click().run()
+        assert not at.exception
+        with store.session() as session:
+            [job] = job_repo.list_jobs(session=session)
+        deadline = time.monotonic() + 90
+        while job_state(store, job.id).status in ("queued", "running"):
+            assert time.monotonic() < deadline, "the simulation job did not finish"
+            time.sleep(0.3)
+        done = job_state(store, job.id)
+        assert done.status == "succeeded", done.error
+        assert done.result["simulate"]["answered"] == 40
+        assert done.result["simulate"]["api_key"] == "temporary (revoked)"
+        assert {k.name: k.active for k in list_api_keys(store)} == {"ops": True,
+                                                                  "studio-simulator": False}
+        at.run()
+        assert not at.exception and not at.error
+        assert at.metric[1].value == "40"
+    finally:
+        svc.stop()
+
+
+def test_a_failed_simulation_says_what_happened(store):
+    from pages._ui import Keys
+    from storage import jobs as job_repo
+
+    register_monitored_model(store, n=300)
+    reason = ("the prediction service at http://127.0.0.1:9 requires an API key and did not "
+              "accept the temporary key the simulator created")
+    with store.session() as session:
+        job = job_repo.create_job(session=session, kind="monitor_check", name="simulate 40 rows "
+                                  "→ churn", config={"endpoint": "churn"})
+        job_repo.finish_job(session=session, job_id=job.id, status="failed", error=reason)
+    at = page_test("monitor")
+    at.session_state[Keys.MONITOR_JOB] = job.id
+    at.run()
+    assert not at.exception
+    assert at.error[0].value == f"simulate 40 rows → churn: failed. {reason}"
+    assert Keys.MONITOR_JOB not in at.session_state

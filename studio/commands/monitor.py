@@ -25,7 +25,9 @@ def register(sub) -> None:
     p.add_argument("--feedback", type=float, default=0.3,
                    help="share of rows that get ground truth sent back (default 0.3)")
     p.add_argument("--seed", type=int, default=None)
-    p.add_argument("--api-key", default=None, help="API key, when the service requires one")
+    p.add_argument("--api-key", default=None,
+                   help="API key to send; without one, when the service requires keys, a "
+                        "temporary key is created in the store for this run and revoked after")
     p.add_argument("--no-check", action="store_true", help="do not run a check afterwards")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_simulate)
@@ -228,6 +230,8 @@ def cmd_simulate(args, settings) -> int:
     print(f"sent {result['rows']:,} rows to {endpoint} ({result['model']}) from the "
           f"{result['source']}{', drifting ' + args.drift if args.drift else ''}: "
           f"{result['answered']:,} answered, errors {errors}, feedback for {result['feedback']:,}")
+    if result.get("api_key") == "temporary (revoked)":
+        print("the service requires API keys: a temporary key was used and is now revoked")
     if "check" in result:
         c = result["check"]
         print(f"check: {c['status']}; drift in: {', '.join(c['drifted']) or 'nothing'}")

@@ -8,7 +8,10 @@ for). ``drift`` shifts one column: numbers by 1.5 standard deviations,
 categories towards their rarest value plus a share of a never-seen one.
 
 Requests go through the real service (``settings.base_service_url``), so they
-are validated, predicted and logged exactly like a client's.
+are validated, predicted and logged exactly like a client's. When the service
+requires API keys and the caller gave none, the simulator (a trusted local
+process with store access) creates a key named ``studio-simulator`` for the run,
+sends it as ``X-API-Key`` and revokes it when the run ends, whatever the outcome.
 """
 from __future__ import annotations
 
@@ -28,6 +31,9 @@ BATCH = 50
 MAX_ROWS = 100_000
 NEW_CATEGORY_SHARE = 0.1
 NUMERIC_SHIFT_SD = 1.5
+SIMULATOR_KEY_NAME = "studio-simulator"
+KEY_PICKUP_S = 15.0        # the service reloads its keys every poll (1 s by default)
+STALE_KEY_S = 6 * 3600     # a run killed before revoking its key: revoked by a later run
 
 
 # --- rows -------------------------------------------------------------------------
@@ -204,10 +210,88 @@ def _error(response) -> str:
     return f"HTTP {response.status_code}: {str(message)[:300]}"
 
 
+class _Auth:
+    """The API key requests carry: the caller's, or one created for this run (revoked after)."""
+
+    def __init__(self, store: Store, given: str | None):
+        self.store, self.given, self.token = store, given, given
+        self.minted = None      # ApiKeyPublic of the key created for this run
+        self.revoked = False
+
+    @property
+    def headers(self) -> dict:
+        return {"X-API-Key": self.token} if self.token else {}
+
+    def mint(self) -> None:
+        from studio.endpoints import create_api_key
+
+        _revoke_stale_keys(self.store)
+        self.minted, self.token = create_api_key(self.store, SIMULATOR_KEY_NAME)
+
+    def revoke(self) -> None:
+        if self.minted is not None and not self.revoked:
+            from studio.endpoints import revoke_api_key
+
+            revoke_api_key(self.store, self.minted.id)
+            self.revoked = True
+
+    def describe(self) -> str | None:
+        if self.given:
+            return "given"
+        return "temporary (revoked)" if self.minted is not None else None
+
+
+def _revoke_stale_keys(store: Store) -> None:
+    """Keys of earlier runs that were killed before they could revoke their own."""
+    from storage.tables import utcnow
+    from studio.endpoints import list_api_keys, revoke_api_key
+
+    now = utcnow()
+    for key in list_api_keys(store, include_revoked=False):
+        created = key.created_at if key.created_at.tzinfo else key.created_at.replace(
+            tzinfo=now.tzinfo)
+        if key.name == SIMULATOR_KEY_NAME and (now - created).total_seconds() > STALE_KEY_S:
+            revoke_api_key(store, key.id)
+
+
+def _authorise(client, auth: _Auth, url: str, endpoint: str, base_url: str,
+               wait_s: float) -> None:
+    """Make sure the service accepts our requests before sending any (a refused
+    invocation would be logged as a 4xx and spoil the traffic being simulated)."""
+    response = client.get(url, headers=auth.headers)
+    if response.status_code == 404:
+        raise NotFound(f"the service does not know endpoint '{endpoint}': {_error(response)}")
+    if response.status_code != 401:
+        return
+    if auth.given:
+        raise InvalidInput(f"the service at {base_url} refused the API key given "
+                           f"({_error(response)}); `python -m studio apikey list` shows the "
+                           "active keys, or leave --api-key out and the simulator creates a "
+                           "temporary one")
+    auth.mint()
+    deadline = time.monotonic() + wait_s
+    while True:
+        response = client.get(url, headers=auth.headers)
+        if response.status_code != 401:
+            if response.status_code == 404:
+                raise NotFound(f"the service does not know endpoint '{endpoint}': "
+                               f"{_error(response)}")
+            return
+        if time.monotonic() > deadline:
+            raise InvalidInput(
+                f"the prediction service at {base_url} requires an API key and did not accept "
+                f"the temporary key the simulator created in this studio's store within "
+                f"{wait_s:.0f} s ({_error(response)}). It is probably using another store: "
+                "start it from this studio (`python -m studio serve`, or `make run`) with the "
+                "same STUDIO_HOME / STUDIO_DATABASE_URL, or pass a key it knows with "
+                "`python -m studio simulate ... --api-key KEY`")
+        time.sleep(0.2)
+
+
 def simulate(settings, store: Store, endpoint: str, *, rows: int, drift: str | None = None,
              feedback: float = 0.3, seed: int | None = None, api_key: str | None = None,
              on_progress: Callable[[int, int], Any] | None = None,
-             wait_for_log_s: float = 20.0) -> dict:
+             wait_for_log_s: float = 20.0, key_wait_s: float = KEY_PICKUP_S) -> dict:
     """Send ``rows`` predictions (and feedback for a share) to the live endpoint."""
     import httpx
 
@@ -230,7 +314,7 @@ def simulate(settings, store: Store, endpoint: str, *, rows: int, drift: str | N
     if drift is not None:
         apply_drift(records, drift, features[drift], rng)
 
-    headers = {"authorization": f"Bearer {api_key}"} if api_key else {}
+    auth = _Auth(store, api_key)
     url = f"{settings.base_service_url}/endpoints/{endpoint}"
     ids: list[str] = []
     predictions: list = []
@@ -238,7 +322,9 @@ def simulate(settings, store: Store, endpoint: str, *, rows: int, drift: str | N
     errors: dict[str, int] = {}
     started = time.perf_counter()
     try:
-        with httpx.Client(timeout=30.0, headers=headers) as client:
+        with httpx.Client(timeout=30.0) as client:
+            _authorise(client, auth, url, endpoint, settings.base_service_url, key_wait_s)
+            client.headers.update(auth.headers)
             for i in range(0, len(records), BATCH):
                 batch = records[i:i + BATCH]
                 response = client.post(f"{url}/invocations", json={"dataframe_records": batch})
@@ -246,8 +332,9 @@ def simulate(settings, store: Store, endpoint: str, *, rows: int, drift: str | N
                     raise NotFound(f"the service does not know endpoint '{endpoint}': "
                                    f"{_error(response)}")
                 if response.status_code in (401, 403):
-                    raise InvalidInput(f"the service refused the request ({_error(response)}); "
-                                       "pass an API key with --api-key")
+                    raise InvalidInput(f"the service refused the request part-way "
+                                       f"({_error(response)}): was the key revoked meanwhile? "
+                                       "Send the traffic again")
                 if response.status_code >= 400:
                     errors[str(response.status_code)] = errors.get(str(response.status_code), 0) \
                         + len(batch)
@@ -286,9 +373,11 @@ def simulate(settings, store: Store, endpoint: str, *, rows: int, drift: str | N
     except httpx.TimeoutException:
         raise StudioError(f"the prediction service at {settings.base_service_url} did not "
                           "answer within 30 s") from None
+    finally:
+        auth.revoke()
     return {"endpoint": endpoint, "model": version.ref, "rows": len(records),
             "answered": len(sent_ids), "errors": errors, "logged": logged,
-            "feedback": labelled, "drift": drift, "source": source,
+            "feedback": labelled, "drift": drift, "source": source, "api_key": auth.describe(),
             "seconds": round(time.perf_counter() - started, 3)}
 
 
