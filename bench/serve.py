@@ -311,7 +311,7 @@ def batch_transform(home: Path, X, work: Path, rows: int) -> dict:
 def writer_cost(work: Path, X, rows: int = 40_000) -> dict:
     """CPU the prediction-log writer spends per row (serialise + insert), measured directly."""
     from studio import open_store
-    from studio.service.logwriter import LogWriter
+    from studio.service.logwriter import LogWriter, dumps_log
     from studio.settings import get_settings
 
     store = open_store(get_settings(home=work / "log-home"))
@@ -335,9 +335,11 @@ def writer_cost(work: Path, X, rows: int = 40_000) -> dict:
     single = best_of(lambda base: [(f"{base}-{i}", "bench", 1, time.time(), 200, 0.5, 1,
                                     records[i % 1000], out) for i in range(rows)])
     requests = rows // 1000
-    columns = {name: [r[name] for r in records] for name in records[0]}
+    # as the service logs them: serialised in the request, inputs kept in a capture file
+    columns = dumps_log({"columns": {name: [r[name] for r in records] for name in records[0]}})
+    answers = dumps_log(bulk_out)
     bulk = best_of(lambda base: [(f"{base}b{i}", "bench", 1, time.time(), 200, 5.0, 1000,
-                                  {"columns": columns}, bulk_out) for i in range(requests)])
+                                  columns, answers) for i in range(requests)])
     return {"rows": rows, "cpu_us_per_row": single / rows * 1e6,
             "bulk_cpu_us_per_prediction": bulk / (requests * 1000) * 1e6}
 

@@ -329,15 +329,25 @@ def count_predictions(*, session: Session, endpoint: str, start: float, end: flo
     return _counts(session, endpoint, start, end)[1]
 
 
+def resolve_inputs(value: Any, captures) -> Any:
+    """A row's inputs, read from its capture file when the row holds a reference."""
+    from storage.capture import is_reference
+
+    if is_reference(value):
+        return captures.load(value) if captures is not None else None
+    return value
+
+
 def sample_predictions(*, session: Session, endpoint: str, start: float, end: float,
-                       limit: int, total: int | None = None) -> list[dict]:
+                       limit: int, total: int | None = None, captures=None) -> list[dict]:
     """At most about ``limit`` predictions of the window, evenly spread over it.
 
     Log rows are picked by id stride (``id % k == 0``), which the (endpoint, ts)
     index answers without reading the skipped rows' JSON; a multi-row request
     picked is expanded into its predictions (evenly thinned when it alone holds
     more than the sample wants). ``total`` is accepted for callers that counted
-    already and is not needed.
+    already and is not needed. ``captures`` (``Store.captures``) reads the inputs of
+    rows that keep them in a capture file; without it those inputs are None.
     """
     log_rows, predictions = _counts(session, endpoint, start, end)
     if predictions == 0:
@@ -358,7 +368,8 @@ def sample_predictions(*, session: Session, endpoint: str, start: float, end: fl
     for rid, ts, status, mv, n_rows, inputs, outputs in fetched:
         n_rows = n_rows or 1
         indices = range(0, n_rows, step) if n_rows > 1 else None
-        for pid, record, answer in expand_log_row(rid, n_rows, _loads(inputs), _loads(outputs),
+        record_inputs = resolve_inputs(_loads(inputs), captures)
+        for pid, record, answer in expand_log_row(rid, n_rows, record_inputs, _loads(outputs),
                                                   indices):
             out.append({"request_id": pid, "ts": ts, "status": status, "model_version_id": mv,
                         "inputs": record, "outputs": answer})

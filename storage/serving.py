@@ -235,10 +235,11 @@ def insert_prediction_logs(*, session: Session, rows: list[tuple]) -> int:
 
 def list_prediction_logs(
     *, session: Session, endpoint: str | None = None, limit: int = 1000, since: float | None = None,
-    expand: bool = False,
+    expand: bool = False, captures=None,
 ) -> list[PredictionLogPublic]:
     """The newest log rows (one per request); ``expand=True`` gives one entry per prediction
-    instead, a multi-row request's as ``"<request_id>-<i>"`` with its own record and answer."""
+    instead, a multi-row request's as ``"<request_id>-<i>"`` with its own record and answer
+    (inputs kept in a capture file are read through ``captures``, ``Store.captures``)."""
     query = select(PredictionLog)
     if endpoint:
         query = query.where(PredictionLog.endpoint == endpoint)
@@ -248,12 +249,13 @@ def list_prediction_logs(
     out = [PredictionLogPublic(**r.model_dump()) for r in rows]
     if not expand:
         return out
-    from storage.monitoring import expand_log_row
+    from storage.monitoring import expand_log_row, resolve_inputs
 
     return [row.model_copy(update={"request_id": rid, "inputs": record, "outputs": answer,
                                    "n_rows": 1})
             for row in out
-            for rid, record, answer in expand_log_row(row.request_id, row.n_rows, row.inputs,
+            for rid, record, answer in expand_log_row(row.request_id, row.n_rows,
+                                                      resolve_inputs(row.inputs, captures),
                                                       row.outputs)]
 
 

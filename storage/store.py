@@ -8,6 +8,7 @@ from typing import Iterator
 from sqlmodel import Session
 
 from storage.artifacts import FileArtifacts
+from storage.capture import CaptureFiles
 from storage.db import session_scope
 from storage.migrate import upgrade
 
@@ -17,6 +18,7 @@ class Store:
         self.url = url
         self.home = Path(home)
         self.artifacts = FileArtifacts(artifact_root)
+        self.captures = CaptureFiles(self.artifacts.root)
 
     @contextmanager
     def session(self) -> Iterator[Session]:

@@ -39,7 +39,7 @@ def _logs(service, endpoint=None, expect=None, timeout=5.0, expand=True):  # noq
     while True:
         with service.store.session() as session:
             rows = repo.list_prediction_logs(session=session, endpoint=endpoint, limit=100_000,
-                                             expand=expand)
+                                             expand=expand, captures=service.store.captures)
         if expect is None or len(rows) >= expect or time.time() > deadline:
             return rows
         time.sleep(0.05)
@@ -252,6 +252,38 @@ def test_burst_of_concurrent_requests_is_logged_completely(service, models):  # 
     assert row.n_rows == 3 and all(len(v) == 3 for v in row.inputs["columns"].values())
     assert len(row.outputs["predictions"]) == 3 and row.outputs["classes"]
     assert [by_id[rid].outputs["prediction"] for rid in three] == row.outputs["predictions"]
+
+
+def test_a_large_request_keeps_its_inputs_in_a_capture_file(service, models):  # noqa: F811
+    from storage import monitoring
+    from storage.capture import is_reference
+    from studio.service.logwriter import CAPTURE_BYTES
+
+    records = sample_records(1500, seed=12)
+    assert len(json.dumps(records)) > CAPTURE_BYTES
+    r = service.post("/endpoints/kinds/invocations", json=records)
+    assert r.status_code == 200
+    ids = r.json()["request_ids"]
+    base = ids[0].rsplit("-", 1)[0]
+    rows = _logs(service, "kinds", expand=False, expect=None)
+    deadline = time.time() + 5
+    while not any(row.request_id == base for row in rows) and time.time() < deadline:
+        time.sleep(0.05)
+        rows = _logs(service, "kinds", expand=False)
+    row = next(row for row in rows if row.request_id == base)
+    assert row.n_rows == 1500 and is_reference(row.inputs)          # a small row in the store
+    assert (service.store.artifacts.root / row.inputs["capture"]).is_file()
+    by_id = {p.request_id: p for p in _logs(service, "kinds")}
+    assert [by_id[i].inputs for i in (ids[0], ids[777], ids[-1])] == \
+        [records[0], records[777], records[-1]]
+    assert by_id[ids[777]].outputs["prediction"] == r.json()["predictions"][777]
+    # monitoring reads the same inputs back through the store
+    with service.store.session() as session:
+        sample = monitoring.sample_predictions(
+            session=session, endpoint="kinds", start=row.ts - 1, end=row.ts + 1, limit=5000,
+            captures=service.store.captures)
+    mine = {s["request_id"]: s for s in sample if s["request_id"].startswith(base + "-")}
+    assert len(mine) == 1500 and mine[ids[5]]["inputs"] == records[5]
 
 
 def test_feedback_is_stored_for_known_request_ids(service, models):  # noqa: F811

@@ -94,7 +94,7 @@ def _read_sample(store: Store, endpoint: str, start: float, end: float) -> tuple
     with store.session() as session:
         total = repo.count_predictions(session=session, endpoint=endpoint, start=start, end=end)
         rows = repo.sample_predictions(session=session, endpoint=endpoint, start=start, end=end,
-                                       limit=SAMPLE_ROWS, total=total)
+                                       limit=SAMPLE_ROWS, total=total, captures=store.captures)
     return total, rows
 
 

@@ -2,7 +2,9 @@
 
 Requests append plain rows to an in-memory list (a lock and a list extend); a
 thread serialises them with orjson and bulk-inserts them into ``prediction_log``
-every ``settings.log_flush_s`` seconds. ``close()`` (the service's shutdown)
+every ``settings.log_flush_s`` seconds. The inputs of large multi-row requests
+(``CAPTURE_BYTES`` of JSON or more) go to a capture file beside the database first
+(``storage.capture``), appended and fsynced before the rows pointing at them commit. ``close()`` (the service's shutdown)
 writes what is left, so a clean stop loses nothing and a crash loses at most the
 last flush interval. If the store is briefly unavailable the rows wait for the
 next flush; past ``MAX_PENDING`` rows the oldest are dropped and counted.
@@ -21,6 +23,7 @@ from storage.store import Store
 
 log = logging.getLogger("studio.service")
 MAX_PENDING = 1_000_000
+CAPTURE_BYTES = 64 * 1024   # inputs this large are kept in a capture file, not in the row
 
 
 _OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
@@ -74,9 +77,10 @@ class LogWriter:
             if not rows:
                 return 0
             replica = self.replica
-            records = [(r[0], r[1], r[2], r[3], r[4], r[5], r[6], _dumps(r[7]), _dumps(r[8]),
-                        replica) for r in rows]
             try:
+                rows = self._capture(rows)
+                records = [(r[0], r[1], r[2], r[3], r[4], r[5], r[6], _dumps(r[7]),
+                            _dumps(r[8]), replica) for r in rows]
                 with self.store.session() as session:
                     repo.insert_prediction_logs(session=session, rows=records)
             except Exception:  # noqa: BLE001 - keep them for the next flush
@@ -87,6 +91,20 @@ class LogWriter:
                 return 0
             self.written += len(rows)
             return len(rows)
+
+    def _capture(self, rows: list[tuple]) -> list[tuple]:
+        """Rows whose inputs are large JSON texts get a capture-file reference instead
+        (written and fsynced here, once: a retried flush keeps the reference)."""
+        big = [i for i, r in enumerate(rows)
+               if r[6] > 1 and isinstance(r[7], str) and len(r[7]) >= CAPTURE_BYTES]
+        if not big:
+            return rows
+        refs = self.store.captures.append(self.replica,
+                                          [rows[i][7].encode() for i in big])
+        rows = list(rows)
+        for i, ref in zip(big, refs):
+            rows[i] = rows[i][:7] + (ref,) + rows[i][8:]
+        return rows
 
     def _loop(self) -> None:
         try:  # Linux: a lower priority for this thread only, so requests come first
