@@ -24,6 +24,7 @@ settings, store = context()
 IMPORT = "home_import_task"      # the upload being imported: {"file", "future", "progress"}
 UPLOADS = "home_upload_round"    # bumped after each import, so the uploader starts empty
 NOTICE = "home_notice"           # (kind, text) shown once after a rerun
+LIVE_EVERY_S = 2.0               # dashboard refresh while a job is queued or running (never idle)
 ICONS = {"data": ":material/upload_file:", "train": ":material/model_training:",
          "publish": ":material/cloud_upload:", "try": ":material/bolt:",
          "monitor": ":material/monitoring:"}
@@ -376,13 +377,15 @@ def render_quick_start(j, health: dict) -> None:
 # --- the dashboard ---------------------------------------------------------------------
 
 def render_jobs(jobs) -> None:
+    """Progress of the active jobs, refreshed every LIVE_EVERY_S while there are any; when
+    the set of active jobs changes the whole page reruns (counts, activity, next step)."""
     st.subheader("Running jobs")
     if not jobs:
         st.caption("Nothing running. Searches, batch predictions and monitoring checks show "
                    "their progress here.")
         return
 
-    @st.fragment(run_every=2.0)
+    @st.fragment(run_every=LIVE_EVERY_S)
     def watch() -> None:
         current = active_jobs(store)
         if {x.id for x in current} != {x.id for x in jobs}:
@@ -449,13 +452,28 @@ def render_alerts(count: int) -> None:
                  icon=":material/monitoring:")
 
 
-def render_activity(activity) -> None:
-    st.subheader("Recent activity")
+def _activity_list(activity) -> None:
     if not activity:
         st.caption("Nothing yet.")
         return
     for item in activity:
         st.markdown(f":gray[{_ago(item.at)}] · {md_escape(item.text)}")
+
+
+def render_activity(activity, live: bool) -> None:
+    """Newest events first. While a job is active (``live``) the list re-reads the store
+    every LIVE_EVERY_S (trials register models, checks raise alerts); an idle studio has
+    no timer, so nothing reruns until the person does something."""
+    st.subheader("Recent activity")
+    if not live:
+        _activity_list(activity)
+        return
+
+    @st.fragment(run_every=LIVE_EVERY_S)
+    def watch() -> None:
+        _activity_list(studio_overview(store)[1])
+
+    watch()
 
 
 # --- page ------------------------------------------------------------------------------
@@ -493,9 +511,10 @@ with left:
     if counts.endpoints:
         render_endpoints(health)
     render_alerts(counts.alerts_open)
-    render_jobs(active_jobs(store))
+    running = active_jobs(store)
+    render_jobs(running)
 with right:
-    render_activity(activity)
+    render_activity(activity, live=bool(running))
 
 if j.step == "monitor":
     with st.expander("Quick start: data → train → publish → try → monitor",

@@ -94,6 +94,70 @@ def test_dashboard_counts_and_escapes_names(store):
     assert any("sales\\_2024" in m.value for m in at.markdown)
 
 
+
+@pytest.fixture
+def auto_reruns(monkeypatch) -> list[tuple[str, float]]:
+    """The (fragment id, interval) timers the page asks the browser for: the auto_rerun
+    messages Streamlit sends for ``st.fragment(run_every=...)``."""
+    from streamlit.runtime.forward_msg_queue import ForwardMsgQueue
+
+    seen: list[tuple[str, float]] = []
+
+    def record(msg) -> None:
+        if msg.HasField("auto_rerun"):
+            seen.append((msg.auto_rerun.fragment_id, msg.auto_rerun.interval))
+
+    monkeypatch.setattr(ForwardMsgQueue, "_before_enqueue_msg", record)
+    return seen
+
+
+def _dataset_row(store, name="sales_2024"):
+    from storage.datasets import create_dataset_version
+
+    with store.session() as session:
+        create_dataset_version(session=session, name=name, data_sha="0" * 64, rows=5, cols=2,
+                               schema=[])
+
+
+def test_an_idle_dashboard_sets_no_timer(store, auto_reruns):
+    _dataset_row(store)
+    at = page_test("home").run()
+    assert not at.exception
+    assert any(s.value == "Recent activity" for s in at.subheader)
+    assert any("Nothing running" in c.value for c in at.caption)
+    assert auto_reruns == []  # an idle studio never reruns on its own
+
+
+def test_running_jobs_and_recent_activity_refresh_while_a_job_is_active(store, auto_reruns):
+    from storage import jobs as job_repo
+
+    _dataset_row(store)
+    with store.session() as session:
+        job = job_repo.create_job(session=session, kind="monitor_check",
+                                  name="check <b>churn</b>", config={"endpoint": "churn"})
+    at = page_test("home").run()
+    assert not at.exception
+    assert at.metric[1].value == "1"  # jobs running
+    # two timers: the job progress and the activity list, every LIVE_EVERY_S
+    assert len(auto_reruns) == 2 and {i for _, i in auto_reruns} == {2.0}
+    assert len({f for f, _ in auto_reruns}) == 2
+    [bar] = [p.proto.text for p in at.get("progress")]
+    assert bar.startswith(f"Job {job.id} · monitor check · check") and bar.endswith("queued")
+    activity = _markdown(at)
+    assert f"Job {job.id} \\(monitor\\_check\\)" in activity and "churn" in activity
+    assert "queued" in activity
+    assert "<b>" not in activity and "<b>" not in bar  # names are escaped
+
+    # once the job is over, the next run sets no timer again
+    with store.session() as session:
+        job_repo.finish_job(session=session, job_id=job.id, status="succeeded", result={})
+    auto_reruns.clear()
+    at.run()
+    assert not at.exception
+    assert auto_reruns == [] and at.metric[1].value == "0"
+    assert "succeeded" in _markdown(at)
+
+
 # --- suggest_fixes --------------------------------------------------------------------
 
 def _profile_of(store, frame: pd.DataFrame):
