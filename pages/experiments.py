@@ -50,6 +50,17 @@ def _fmt(value, digits: int = 5) -> str:
     return f"{value:.{digits}g}" if isinstance(value, float) else str(value)
 
 
+def _worker(trial) -> str:
+    """The Dask worker that evaluated the trial (``tcp://host:port``), with the workers it
+    was lost on before, or "" for a trial run in the job's own process."""
+    extra = trial.extra or {}
+    worker = str(extra.get("worker") or "")
+    lost = [str(w) for w in extra.get("lost_workers") or [] if w]
+    if lost:
+        worker = f"{worker or '—'} (lost on {', '.join(lost)})"
+    return worker
+
+
 # --- jobs ------------------------------------------------------------------------------
 
 c1, c2 = st.columns([1, 3])
@@ -153,11 +164,15 @@ with tab_board:
     if not trials:
         st.info("No trial matches these filters yet.")
     else:
+        # trials evaluated on a Dask cluster record the worker that ran them (extra.worker);
+        # the column shows for a job that ran on a cluster, never for a local one
+        on_cluster = bool(progress.get("cluster")) or any(_worker(t) for t in trials)
         board = pd.DataFrame([{
             "trial": t.number, "model": t.algorithm, "status": t.status, "CV score": t.score,
             "± std": t.score_std, "folds": len(t.fold_scores or []),
             "holdout": (t.holdout or {}).get(config.get("metric")), "fit s": t.fit_time_s,
             "predict ms/row": t.predict_ms_per_row,
+            **({"worker": _worker(t) or "—"} if on_cluster else {}),
             "registered": "yes" if (t.extra or {}).get("evaluation_sha") else "",
         } for t in trials])
         picked = st.dataframe(board, hide_index=True, width="stretch", on_select="rerun",
@@ -174,6 +189,8 @@ with tab_board:
                           "± std": _fmt(t.score_std),
                           "fold scores": ", ".join(_fmt(s, 4) for s in t.fold_scores or []),
                           "fit s": _fmt(t.fit_time_s), "predict ms/row": _fmt(t.predict_ms_per_row)}
+                if _worker(t):
+                    column["worker"] = _worker(t)
                 for key, value in (t.holdout or {}).items():
                     column[f"holdout {key}"] = _fmt(value)
                 for key, value in (t.params or {}).items():

@@ -45,6 +45,7 @@ def test_thousands_of_trials_are_paged(store):
     assert not at.exception
     board = next(d.value for d in at.dataframe if "CV score" in d.value.columns)
     assert len(board) == 25 and board["CV score"].iloc[0] > board["CV score"].iloc[-1]
+    assert "worker" not in board.columns  # a local search: no worker column
     assert any("1,200 trials match" in c.value for c in at.caption)
     at.selectbox(key=f"exp_algo_{job.id}").set_value("rf").run()
     board = next(d.value for d in at.dataframe if "CV score" in d.value.columns)
@@ -76,3 +77,28 @@ def test_rerun_starts_the_same_search_again(settings, store):
             break
         time.sleep(0.3)
     assert service.get_search(store, again.id).status == "succeeded"
+
+
+def test_trials_run_on_a_dask_cluster_show_their_worker(store):
+    job = submit_job(store, kind="search", config={"mode": "search", "task": "binary",
+                                                   "metric": "roc_auc", "dataset": "x:1",
+                                                   "target": "y"})
+    workers = ["tcp://10.0.0.5:40001", "tcp://10.0.0.6:40002"]
+    with store.session() as s:
+        repo.add_trial(session=s, job_id=job.id, algorithm="dummy", params={},
+                       status="complete", score=0.5, fit_time_s=0.01)  # ran in the job
+        for i in range(4):
+            repo.add_trial(session=s, job_id=job.id, algorithm="xgb", params={"i": i},
+                           status="complete", score=0.6 + i / 10, fit_time_s=0.1,
+                           extra={"worker": workers[i % 2], "host": "node"})
+        repo.add_trial(session=s, job_id=job.id, algorithm="rf", params={}, status="complete",
+                       score=0.55, fit_time_s=0.1,
+                       extra={"worker": workers[1], "lost_workers": ["tcp://10.0.0.7:40003"]})
+    at = page_test("experiments").run()
+    assert not at.exception
+    board = next(d.value for d in at.dataframe if "CV score" in d.value.columns)
+    assert "worker" in board.columns
+    by_trial = dict(zip(board["trial"], board["worker"]))
+    assert by_trial[1] == "—"  # the baseline ran in the job's own process
+    assert by_trial[2] == by_trial[4] == workers[0] and by_trial[3] == by_trial[5] == workers[1]
+    assert by_trial[6] == "tcp://10.0.0.6:40002 (lost on tcp://10.0.0.7:40003)"
