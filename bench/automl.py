@@ -1,6 +1,12 @@
-"""AutoML benchmark: the studio's search against FLAML on the bench datasets.
+"""AutoML benchmark: the studio's search against FLAML (and AutoGluon) on the bench datasets.
 
     python bench/automl.py [DATA_DIR] [--budget 60] [--only NAME ...] [--no-write]
+                           [--systems studio flaml autogluon] [--autogluon-python PATH]
+
+AutoGluon (``autogluon.tabular`` with its LightGBM, CatBoost and XGBoost models, no torch)
+is the optional third column: it runs from its own virtualenv (``bench/.autogluon-venv``,
+built on first use from ``bench/requirements-autogluon.txt``; AutoGluon pins pandas < 3)
+when ``autogluon`` is among ``--systems``.
 
 Both systems get the same 80/20 split (seed 0), the same wall-clock budget and
 the same cores, one fresh process per (dataset, system) so peak RSS is each
@@ -184,6 +190,55 @@ def run_flaml(train, test, target, task, budget, cores) -> dict:
             "note": note}
 
 
+def run_autogluon(train, test, target, task, budget, cores) -> dict:
+    import shutil
+    import tempfile
+    import warnings
+
+    from autogluon.tabular import TabularPredictor
+
+    warnings.filterwarnings("ignore")
+    metric = {"binary": "roc_auc", "multiclass": "log_loss",
+              "regression": "root_mean_squared_error"}[task]
+    folder = tempfile.mkdtemp(prefix="ag-bench-")
+    try:
+        started = time.time()
+        predictor = TabularPredictor(label=target, problem_type=task, eval_metric=metric,
+                                     path=folder, verbosity=0)
+        predictor.fit(train, time_limit=budget, presets="medium_quality", num_cpus=cores,
+                      num_gpus=0)
+        wall = time.time() - started
+        X_test = test.drop(columns=[target])
+        if task == "regression":
+            scores = _test_scores(task, test[target], pred=predictor.predict(X_test).to_numpy())
+        else:
+            proba = predictor.predict_proba(X_test)
+            scores = _test_scores(task, test[target], proba=proba.to_numpy(),
+                                  classes=list(proba.columns))
+        import importlib.metadata as md
+
+        return {"wall_s": round(wall, 2), "scores": scores, "model": predictor.model_best,
+                "version": md.version("autogluon.tabular")}
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+AUTOGLUON_VENV = ROOT / "bench" / ".autogluon-venv"
+
+
+def autogluon_python(given: str | None) -> str:
+    """A python with AutoGluon: the one given, or bench/.autogluon-venv (built if missing)."""
+    if given:
+        return given
+    python = AUTOGLUON_VENV / "bin" / "python"
+    if not python.exists():
+        print("building bench/.autogluon-venv (first run only)…", file=sys.stderr, flush=True)
+        subprocess.run([sys.executable, "-m", "venv", str(AUTOGLUON_VENV)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", "-r",
+                        str(ROOT / "bench" / "requirements-autogluon.txt")], check=True)
+    return str(python)
+
+
 def child(args) -> None:
     if args.child == "studio":
         # the studio as it ships: its package sets OpenMP's passive waiting, which only works
@@ -193,7 +248,7 @@ def child(args) -> None:
     file, target, task, drop = spec
     train, test = _load(Path(args.data_dir), file, target, task, drop,
                         studio_import=args.child == "studio")
-    runner = run_studio if args.child == "studio" else run_flaml
+    runner = {"studio": run_studio, "flaml": run_flaml, "autogluon": run_autogluon}[args.child]
     started = time.time()
     try:
         out = runner(train, test, target, task, args.budget, args.cores)
@@ -235,14 +290,21 @@ def _fmt(scores: dict, error: str | None = None) -> str:
 
 def write_markdown(results: list[dict], budget: float, cores: int) -> str:
     by = {(r["dataset"], r["system"]): r for r in results}
+    with_ag = any(r["system"] == "autogluon" for r in results)
+    ag_version = next((r.get("version") for r in results if r["system"] == "autogluon"), "?")
     lines = [
-        f"Command: `python bench/automl.py ../shared/datasets --budget {budget:g}` "
-        f"({cores} cores each, same 80/20 split, seed 0; FLAML {_flaml_version()}). "
+        f"Command: `python bench/automl.py ../shared/datasets --budget {budget:g}"
+        f"{' --systems studio flaml autogluon' if with_ag else ''}` "
+        f"({cores} cores each, same 80/20 split, seed 0; FLAML {_flaml_version()}"
+        f"{f'; AutoGluon {ag_version}, presets medium_quality' if with_ag else ''}). "
         f"Machine: {platform.machine()}, {os.cpu_count()} cores.", "",
         "| dataset | task | rows | studio test | FLAML test | verdict | studio wall s | FLAML wall s "
-        "| studio peak RSS MB | FLAML peak RSS MB | studio model |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| studio peak RSS MB | FLAML peak RSS MB | studio model |"
+        + (" AutoGluon test | vs AutoGluon | AutoGluon wall s | AutoGluon peak RSS MB |"
+           if with_ag else ""),
+        "|---|---|---|---|---|---|---|---|---|---|---|" + ("---|---|---|---|" if with_ag else ""),
     ]
+    ag_tally = {"win": 0, "tie": 0, "loss": 0, "n/a": 0}
     tally = {"win": 0, "tie": 0, "loss": 0, "n/a": 0}
     worst = []
     for file, _, task, _ in DATASETS:
@@ -259,11 +321,20 @@ def write_markdown(results: list[dict], budget: float, cores: int) -> str:
         a, b = s["scores"].get(metric), f["scores"].get(metric)
         if a is not None and b is not None:
             worst.append((name, metric, a, b))
-        lines.append(
-            f"| {name} | {task} | {s['rows']:,} | {_fmt(s['scores'], s.get('error'))} | "
-            f"{_fmt(f['scores'], f.get('error'))} | "
-            f"{verdict} | {s['wall_s']} | {f['wall_s']} | {s['peak_rss_mb']:.0f} | "
-            f"{f['peak_rss_mb']:.0f} | {s['model']} ({s.get('trials', 0)} trials) |")
+        row = (f"| {name} | {task} | {s['rows']:,} | {_fmt(s['scores'], s.get('error'))} | "
+               f"{_fmt(f['scores'], f.get('error'))} | "
+               f"{verdict} | {s['wall_s']} | {f['wall_s']} | {s['peak_rss_mb']:.0f} | "
+               f"{f['peak_rss_mb']:.0f} | {s['model']} ({s.get('trials', 0)} trials) |")
+        if with_ag:
+            g = by.get((name, "autogluon"))
+            if g is None:
+                row += " not run | | | |"
+            else:
+                against = _verdict(task, s, g)
+                ag_tally[against] += 1
+                row += (f" {_fmt(g['scores'], g.get('error'))} | {against} | {g['wall_s']} | "
+                        f"{g['peak_rss_mb']:.0f} |")
+        lines.append(row)
     notes = [f"{r['dataset']} ({r['system']}): {r['note']}" for r in results if r.get("note")]
     if notes:
         lines += ["", "Notes: " + "; ".join(notes) + "."]
@@ -277,6 +348,9 @@ def write_markdown(results: list[dict], budget: float, cores: int) -> str:
             losses.append(f"{name} by {100 * (a - b) / abs(b):.1f}% {metric}")
     lines.append("Losses beyond the limits (1% AUC, 3% RMSE/log loss): "
                  + (", ".join(losses) if losses else "none") + ".")
+    if with_ag:
+        lines.append(f"Against AutoGluon: studio wins {ag_tally['win']}, ties {ag_tally['tie']}, "
+                     f"loses {ag_tally['loss']} (same tie rule).")
     return "\n".join(lines)
 
 
@@ -307,7 +381,8 @@ def main() -> int:
     parser.add_argument("--only", nargs="*", help="dataset names (file stems) to run")
     parser.add_argument("--systems", nargs="*", default=["studio", "flaml"])
     parser.add_argument("--no-write", action="store_true", help="do not touch BENCHMARKS.md")
-    parser.add_argument("--child", choices=["studio", "flaml"], help=argparse.SUPPRESS)
+    parser.add_argument("--autogluon-python", help="a python with autogluon.tabular installed")
+    parser.add_argument("--child", choices=["studio", "flaml", "autogluon"], help=argparse.SUPPRESS)
     parser.add_argument("--dataset", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -324,7 +399,9 @@ def main() -> int:
             print(f"skip {name}: {file} not in {args.data_dir}", file=sys.stderr)
             continue
         for system in args.systems:
-            cmd = [sys.executable, __file__, args.data_dir, "--child", system, "--dataset", name,
+            python = autogluon_python(args.autogluon_python) if system == "autogluon" \
+                else sys.executable
+            cmd = [python, __file__, args.data_dir, "--child", system, "--dataset", name,
                    "--budget", str(args.budget), "--cores", str(args.cores)]
             started = time.time()
             proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT,
@@ -343,7 +420,7 @@ def main() -> int:
             (out_dir / "automl.json").write_text(json.dumps(results, indent=1))
     section = write_markdown(results, args.budget, args.cores)
     print(section)
-    if not args.no_write and set(args.systems) == {"studio", "flaml"} and not args.only:
+    if not args.no_write and {"studio", "flaml"} <= set(args.systems) and not args.only:
         update_benchmarks(section)
     return 0
 
