@@ -205,10 +205,21 @@ def _finish_warnings(frame: pd.DataFrame, report: dict, warnings: list[str]) -> 
     if dupes:
         warnings.append("duplicate column names made unique: " + ", ".join(
             f"'{a}' → '{b}'" for a, b in dupes[:5]))
+    broken = [m for m in mapping if ("\n" in m[0] or "\r" in m[0]) and m[1] not in
+              {b for _, b in dupes}]
+    if broken:
+        warnings.append("line breaks in column names replaced by spaces: " + ", ".join(
+            f"'{b}'" for _, b in broken[:5]))
     stripped = [m for m in mapping if m[0].strip() == m[1] and m[0] != m[1]]
     if stripped:
         warnings.append("spaces removed from column names: " + ", ".join(
             f"'{a}' → '{b}'" for a, b in stripped[:5]))
+    units = {c: u for c, u in (report.get("units") or {}).items() if c in frame.columns}
+    if units:
+        line = "read as numbers: " + ", ".join(f"{c} ({u})" for c, u in units.items())
+        if "%" in units.values():
+            line += "; percentages keep the number as written (45% → 45, not 0.45)"
+        warnings.append(line)
     markers = report.get("missing_markers") or {}
     if markers:
         total: dict[str, int] = {}

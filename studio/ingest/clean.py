@@ -16,8 +16,11 @@ import numpy as np
 import pandas as pd
 
 from studio.ingest.options import ImportOptions
+from studio.ingest.units import PERCENT, UNIT_HINT, parse_units
 
 EXTRA_COLUMN = "__trailing_delimiter__"
+SAMPLE_VALUES = 200  # distinct values looked at before a column is checked in full
+_KEEP_TEXT = object()  # a column decided to stay text (no further conversion tried)
 _CONTROL = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
 _SPACES = re.compile(r"\s+")
 _INDEX_NAME = re.compile(r"^(unnamed: ?\d+(\.\d+)?|index|level_0|)$", re.I)
@@ -243,11 +246,14 @@ class ColumnCleaner:
                 "codes with leading zeros or whole numbers too long for a number type; kept "
                 "exactly as written")
         else:
-            converted = self._numbers(name, values, counts[live], live_cells, codes, series,
-                                      live)
-            if converted is not None:
+            converted = self._units(name, values, counts[live], live_cells, codes, series,
+                                    live)
+            if converted is None:
+                converted = self._numbers(name, values, counts[live], live_cells, codes,
+                                          series, live)
+            if converted is not None and converted is not _KEEP_TEXT:
                 return converted
-            if self.opts.parse_dates:
+            if converted is None and self.opts.parse_dates:
                 dates, note = _as_dates(values.reset_index(drop=True), self.opts, self.decimal)
                 if dates is not None:
                     full = np.full(len(u), np.datetime64("NaT"), dtype="datetime64[us]")
@@ -265,6 +271,52 @@ class ColumnCleaner:
         return _take(out_values.to_numpy(dtype=object, na_value=None), codes, series.index,
                      series.name, "str")
 
+    def _units(self, name, values, live_counts, live_cells, codes, series, live):
+        """Money or percentages (``$1,234.50``, ``(€5)``, ``45%``) as numbers; None when the
+        column is not one (decided on a sample of its distinct values first), _KEEP_TEXT
+        when it is but stays text (several currencies, too many values that do not read)."""
+        sample = values.iloc[:SAMPLE_VALUES].tolist()
+        hinted = sum(1 for v in sample if UNIT_HINT.search(v))
+        if hinted == 0 or hinted < 0.5 * len(sample):
+            return None
+        sample_units, _, _, sample_ok = parse_units(values.iloc[:SAMPLE_VALUES])
+        if (sample_ok & (sample_units != "")).sum() < 0.5 * len(sample):
+            return None  # text that mentions money or percentages ("50% off")
+        units, digits, negative, ok = parse_units(values)
+        numbers = pd.Series(np.nan, index=values.index, dtype="float64")
+        rule = "plain"
+        if ok.any():
+            read, rule = _as_numbers(digits[ok], self.decimal)
+            numbers[ok] = np.where(negative[ok], -read.to_numpy(), read.to_numpy())
+        ok = ok & numbers.notna()
+        found = [u for u in pd.unique(units[ok]) if u]
+        if not found:
+            return None
+        if len(found) > 1:
+            mask = ok.to_numpy(dtype=bool) & (units != "").to_numpy(dtype=bool)
+            per = pd.Series(live_counts[mask], index=units[mask].to_numpy()).groupby(
+                level=0).sum().sort_values(ascending=False, kind="stable")
+            listed = ", ".join(f"{u} ×{int(n):,}" for u, n in per.items())
+            self.report.setdefault("mixed_units", {})[name] = sorted(found)
+            self.warnings.append(f"column '{name}' mixes currencies or units ({listed}); kept "
+                                 "as text, since amounts in different currencies cannot be "
+                                 "compared as one number")
+            return _KEEP_TEXT
+        unit = found[0]
+        text = values[ok.to_numpy()]
+        parts = ["percent sign, the number as written (45% → 45)" if unit == PERCENT
+                 else f"currency {unit}"]
+        if rule != "plain":
+            parts.append(rule)
+        if text.str.contains("(", regex=False).any():
+            parts.append("accounting negatives in parentheses")
+        if not text.str.contains(r"\d", regex=True).all():
+            parts.append("'-' read as zero")
+        converted = self._to_numbers(name, values, numbers, ok.to_numpy(dtype=bool),
+                                     "; ".join(parts), live_counts, live_cells, codes, series,
+                                     live, unit=unit)
+        return _KEEP_TEXT if converted is None else converted
+
     def _numbers(self, name, values, live_counts, live_cells, codes, series, live):
         long = values.str.fullmatch(r"[-+]?\d{19,}").fillna(False)
         if long.any():
@@ -280,6 +332,13 @@ class ColumnCleaner:
         numbers, rule = _as_numbers(values, self.decimal)
         ok = numbers.notna().to_numpy() | values.str.fullmatch(r"[-+]?nan").fillna(
             False).to_numpy(dtype=bool)
+        return self._to_numbers(name, values, numbers, ok, rule, live_counts, live_cells,
+                                codes, series, live)
+
+    def _to_numbers(self, name, values, numbers, ok, rule, live_counts, live_cells, codes,
+                    series, live, unit: str | None = None):
+        """The column as numbers when (nearly) every value read as one, else None (text);
+        cells that did not read are counted as mixed types."""
         numeric_cells = int(live_counts[ok].sum())
         share = numeric_cells / live_cells
         if share == 0:
@@ -310,11 +369,15 @@ class ColumnCleaner:
                 and finite.abs().max() < 2 ** 53:
             col = col.astype("int64")
         entry = {"to": "number", "rule": rule, "cells": numeric_cells}
+        if unit is not None:
+            entry["unit"] = unit
         pairs = [(v, n) for v, n in zip(values[ok].iloc[:50], numbers[ok].iloc[:50])]
         interesting = [p for p in pairs if str(p[0]) != _plain_repr(p[1])] or pairs
         entry["examples"] = [[str(v), float(n)] for v, n in interesting[:3]]
         self.report.setdefault("conversions", {})[name] = entry
-        if rule != "plain":
+        if unit is not None:
+            self.report.setdefault("units", {})[name] = unit
+        elif rule != "plain":
             before_after = ", ".join(f"'{a}' → {b:g}" for a, b in entry["examples"])
             self.warnings.append(f"column '{name}': numbers with {rule} converted "
                                  f"({before_after})")

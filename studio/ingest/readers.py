@@ -134,8 +134,22 @@ def _line_of(data: bytes, text: str, start: int = 0) -> tuple[int | None, int]:
     return data.count(b"\n", 0, pos) + 1, pos + 1
 
 
+def _header_end(data: bytes) -> int:
+    """Offset just past the header record when a quoted name holds a line break
+    (``"first\nname",age``): the parser's ``skip_rows`` counts lines, not records."""
+    pos, inside = 0, False
+    while True:
+        newline = data.find(b"\n", pos)
+        if newline < 0:
+            return len(data)
+        inside ^= data.count(b'"', pos, newline) % 2 == 1
+        if not inside:
+            return newline + 1
+        pos = newline + 1
+
+
 def _arrow_read(data: bytes, names: list[str], dialect: Dialect, column_types: dict,
-                quoted: bool):
+                quoted: bool, body_start: int = 0):
     import pyarrow as pa
     from pyarrow import csv as pacsv
 
@@ -145,9 +159,16 @@ def _arrow_read(data: bytes, names: list[str], dialect: Dialect, column_types: d
         bad.append(_Bad(row.expected_columns, row.actual_columns, row.text))
         return "skip"
 
+    if body_start and not data[body_start:].strip():
+        # A header alone: no rows (as an empty body reads when skip_rows does the skipping).
+        return pa.table({name: pa.nulls(0) for name in names}), bad
+    buffer = pa.py_buffer(data)
+    if body_start:
+        buffer = buffer.slice(body_start)  # no copy
     table = pacsv.read_csv(
-        pa.py_buffer(data),
-        read_options=pacsv.ReadOptions(column_names=names, skip_rows=1, use_threads=True,
+        buffer,
+        read_options=pacsv.ReadOptions(column_names=names, skip_rows=0 if body_start else 1,
+                                       use_threads=True,
                                        block_size=8 << 20),
         parse_options=pacsv.ParseOptions(
             delimiter=dialect.delimiter, quote_char='"' if quoted else False, double_quote=True,
@@ -189,8 +210,11 @@ def read_delimited(data: bytes, dialect: Dialect, opts: ImportOptions, report: d
     first_newline = data.find(b"\n")
     quoted = data.find(b'"', first_newline + 1) >= 0 if first_newline >= 0 else \
         data.find(b'"') >= 0
-    if not quoted and data[:max(first_newline, 0)].count(b'"') % 2:
+    body_start = 0
+    if data[:max(first_newline, 0)].count(b'"') % 2:
+        # The header's first line leaves a quote open: a name holds a line break.
         quoted = True
+        body_start = _header_end(data)
     column_types: dict = {}
     import pyarrow as pa
 
@@ -199,7 +223,8 @@ def read_delimited(data: bytes, dialect: Dialect, opts: ImportOptions, report: d
     removed_lines: list[dict] = []
     for _attempt in range(60):
         try:
-            table, bad = _arrow_read(data, names, dialect, column_types, quoted)
+            table, bad = _arrow_read(data, names, dialect, column_types, quoted,
+                                     body_start)
         except pa.ArrowInvalid as exc:
             message = str(exc)
             hit = _COLUMN_ERROR.search(message)

@@ -17,6 +17,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from studio.errors import InvalidInput
+from studio.ingest.units import strip_unit
 
 SAMPLE_BYTES = 256 * 1024
 CANDIDATES = (",", ";", "\t", "|")
@@ -248,7 +249,8 @@ def _decimal(dialect: Dialect, body: list[list[str]], forced: str | None) -> Non
         return
     if dialect.delimiter == ",":
         return  # an unquoted decimal comma cannot exist in a comma-separated file
-    cells = [c for r in body for c in r]
+    # Money and percentages count by their digits: "1.234,50 €" is a decimal comma.
+    cells = [strip_unit(c) for r in body for c in r]
     comma = sum(1 for c in cells if _DEC_COMMA.match(c) or (
         "," in c and _DEC_COMMA_THOUSANDS.match(c)))
     dot = sum(1 for c in cells if _DEC_DOT.match(c))
