@@ -177,3 +177,18 @@ def test_skipped_ragged_rows_and_trailing_delimiters(store, tmp_path):
     out = rebuilt(store, made, source, tmp_path)
     pd.testing.assert_frame_equal(out, datasets.load_frame(store, made))
     assert len(out) == 38
+
+
+def test_money_and_percent_columns_rebuild_from_the_original_file(store, tmp_path):
+    import math
+
+    src = tmp_path / "money.csv"
+    src.write_bytes("id;price;rate;acc;fr\n1;1.234,50 €;45 %;($5,00);1\u202f234,56 €\n"
+                    "2;3 €;5%;$ -;7,00 €\n3;N/A;\u22122 %;$4;2 000,00 €\n".encode())
+    root = datasets.import_file(store, src, name="money").version
+    frame = datasets.load_frame(store, root)
+    assert root.import_report["units"] == {"price": "€", "rate": "%", "acc": "$", "fr": "€"}
+    again = rebuilt(store, root, src, tmp_path)
+    assert again["price"].tolist()[:2] == [1234.5, 3.0] and math.isnan(again["price"].tolist()[2])
+    assert again.equals(frame)
+

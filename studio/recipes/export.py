@@ -74,6 +74,7 @@ def source_plan(store: Store, root: DatasetVersionPublic) -> dict:
         "date_formats": _date_formats(report),
         "infinities": options.get("infinities", "missing"),
         "sheet": report.get("sheet", 0),
+        "units": dict(report.get("units") or {}),
     }
     if kind == "text":
         text = source.source_decode(data, plan["encoding"])

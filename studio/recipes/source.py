@@ -185,6 +185,22 @@ def source_numbers(text, decimal):
     return out
 
 
+def source_unit_numbers(text, unit, decimal):
+    """Numbers from money or percentages as the import read them (``report["units"]``):
+    the unit removed, ``(5)`` and a leading or trailing sign read as negatives, ``-`` alone
+    as zero, spaces between groups of three digits dropped."""
+    t = text.str.replace(unit, "", regex=False).str.strip()
+    paren = t.str.fullmatch(r"\(.*\)").fillna(False).to_numpy(dtype=bool)
+    t = t.str.replace(r"^\((.*)\)$", r"\1", regex=True).str.strip()
+    t = t.str.replace("\u2212", "-", regex=False)
+    t = t.str.replace(r"^([-+])\s*", r"\1", regex=True)
+    t = t.str.replace(r"^(.*\d)\s*-$", r"-\1", regex=True)
+    t = t.str.replace(r"(?<=\d)[\s'’](?=\d{3}(?!\d))", "", regex=True)
+    t = t.mask(t == "-", "0")
+    out = source_numbers(t, decimal)
+    return out.where(~paren, -out)
+
+
 def source_dates(text, formats):
     """Dates from cleaned text, trying each format in turn on the values still unread."""
     result = pd.Series(pd.NaT, index=text.index, dtype="datetime64[us]")
@@ -205,7 +221,7 @@ def source_dates(text, formats):
     return result
 
 
-def source_convert(series, dtype, plan):
+def source_convert(series, dtype, plan, unit=None):
     """One column as the import typed it: ``dtype`` is the dtype it has in the dataset.
 
     Each distinct value is cleaned and converted once, then mapped back onto
@@ -215,7 +231,7 @@ def source_convert(series, dtype, plan):
         return series
     codes, uniques = pd.factorize(series, use_na_sentinel=True)
     distinct = source_convert_values(pd.Series(np.asarray(uniques, dtype=object),
-                                               dtype=object), dtype, plan)
+                                               dtype=object), dtype, plan, unit)
     values = pd.api.extensions.take(distinct.array, codes, allow_fill=True)
     out = pd.Series(values, index=series.index, name=series.name)
     if dtype.startswith("float") and plan["infinities"] == "clip":
@@ -225,13 +241,14 @@ def source_convert(series, dtype, plan):
     return out
 
 
-def source_convert_values(values, dtype, plan):
+def source_convert_values(values, dtype, plan, unit=None):
     """Distinct raw values cleaned and converted to ``dtype``'s kind."""
     text = source_clean_text(values, plan["missing_markers"])
     if dtype == "bool":
         return text.map({**{w: True for w in SOURCE_TRUE}, **{w: False for w in SOURCE_FALSE}})
     if dtype.startswith(("float", "int", "uint")):
-        numbers = source_numbers(text, plan["decimal"])
+        numbers = (source_unit_numbers(text, unit, plan["decimal"]) if unit else
+                   source_numbers(text, plan["decimal"]))
         if plan["infinities"] == "missing":
             numbers = numbers.where(~np.isinf(numbers))
         return numbers
@@ -263,7 +280,8 @@ def read_source(path, plan):
             frame = frame.reset_index()
         frame.columns = list(plan["names"])
     columns = plan["columns"]
-    frame = pd.DataFrame({name: source_convert(frame[name], dtype, plan)
+    units = plan.get("units") or {}
+    frame = pd.DataFrame({name: source_convert(frame[name], dtype, plan, units.get(name))
                           for name, dtype in columns.items()}, index=frame.index)
     frame = frame[~frame.isna().all(axis=1).to_numpy()] if frame.shape[1] else frame
     for name, dtype in columns.items():
