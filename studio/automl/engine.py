@@ -42,6 +42,11 @@ MAX_MEMBERS = 4
 EVAL_MAX_ROWS = 20_000   # holdout rows scored for the report (all of them up to this)
 CACHE_LIMIT_BYTES = 1_500_000_000
 FINAL_SHARE = 0.35       # most of the budget the final fit may be given
+# The final fit on all training rows is planned at FINAL_MARGIN × the fit time the folds
+# measured (slower fits on a busy machine, the holdout scoring after it); the search keeps
+# that much back, ensembles are only chosen when their members fit in it, and rows are
+# subsampled only when even a single model cannot.
+FINAL_MARGIN = 1.6
 
 
 class TrialPruned(Exception):
@@ -363,14 +368,19 @@ class Search:
     # --- the search loop ----------------------------------------------------------------
 
     def final_reserve(self) -> float:
-        """Seconds to keep for the final fit(s) of the current best."""
+        """Seconds to keep for the final fit of the current best (or of the ensemble the
+        best few would make) on all training rows, and a refit with the holdout."""
         if self.best is None:
             return 1.0
         per_fold = self.best.fold_fit_s
+        if self.config.ensemble:
+            top = [e.fold_fit_s for e in self.ranked()[:3] if e.algorithm != "dummy"]
+            per_fold = max(per_fold, sum(top))
         n_fold_train = max(1, len(self.folds[0][0]))
         scale = len(self.train_pos) / n_fold_train
-        fits = 2 if self.config.refit_full and len(self.hold_pos) else 1
-        wanted = 1.0 + per_fold * scale * fits * 1.15 + 0.5
+        refit = 1.15 * len(self.X) / max(1, len(self.train_pos)) \
+            if self.config.refit_full and len(self.hold_pos) else 0.0
+        wanted = 1.0 + per_fold * scale * (FINAL_MARGIN + refit) + 0.5
         # never more than a third of the budget: the final fit subsamples rows to fit in it
         return min(wanted, max(1.5, FINAL_SHARE * float(self.config.time_budget_s)))
 
@@ -553,11 +563,12 @@ class Search:
         """A Caruana ensemble of the best trials, if it beats the best single one."""
         if not self.config.ensemble or self.best is None:
             return None
-        left = (self.deadline - time.time()) * 0.8
+        # members must fit on every training row in the time left (see FINAL_MARGIN)
+        left = (self.deadline - time.time()) * 0.9
         scale = len(self.train_pos) / max(1, len(self.folds[0][0]))
 
         def cost(e: Entry) -> float:
-            return e.fold_fit_s * scale * 1.15
+            return e.fold_fit_s * scale * FINAL_MARGIN
 
         pool = [e for e in self.ranked()[:ENSEMBLE_POOL]
                 if e.oof is not None and e.algorithm != "dummy" and cost(e) <= left]
@@ -680,8 +691,8 @@ class Search:
         left = hard_deadline - time.time()
         if per_row <= 0 or left <= 0:
             return self.train_pos
-        # the rest: holdout scoring, importance, and fits slower than measured (a busy machine)
-        affordable = int(left * 0.5 / (per_row * 1.5))
+        # FINAL_MARGIN covers fits slower than measured and the holdout scoring after it
+        affordable = int(left * 0.9 / (per_row * FINAL_MARGIN))
         if affordable >= len(self.train_pos):
             return self.train_pos
         rows = max(affordable, min(1000, len(self.train_pos)))
@@ -698,9 +709,18 @@ class Search:
         # the budget itself: estimates of fit times are rough, so the +10% stays a margin
         hard_deadline = hard_deadline or self.deadline
         self.progress("final fit")
+        fit_rows = self._affordable_rows(entry, hard_deadline)
+        if entry.members and len(fit_rows) < len(self.train_pos) and self.best is not None:
+            # rows count more than members: the best single model on every row beats an
+            # ensemble fitted on a part of them
+            single = self._affordable_rows(self.best, hard_deadline)
+            if len(single) > len(fit_rows):
+                log.info("final fit: the ensemble would get %d of %d rows; fitting the best "
+                         "single model on %d instead", len(fit_rows), len(self.train_pos),
+                         len(single))
+                entry, fit_rows = self.best, single
         pipeline, params = self.build_pipeline(entry)
         has_holdout = len(self.hold_pos) > 0
-        fit_rows = self._affordable_rows(entry, hard_deadline)
         started = time.time()
         pipeline = self._fit(pipeline, fit_rows)
         fit_s = time.time() - started
