@@ -135,9 +135,13 @@ def test_simulate_says_what_to_do_when_the_service_uses_another_store(
     from studio.settings import get_settings
 
     register_monitored_model(store, n=300)
-    create_api_key(store, "ops")
+    _, token = create_api_key(store, "ops")
+    keyed_service.wait_ready("churn", headers={"X-API-Key": token})  # the service polls
     # this studio's store is another one: the key it creates means nothing to the service
-    other = get_settings(home=tmp_path / "other-home", service_port=keyed_service.port)
+    # (a SQLite file of its own even in the PostgreSQL pass, where the environment would
+    # otherwise point it at the service's database)
+    other = get_settings(home=tmp_path / "other-home", service_port=keyed_service.port,
+                         database_url=None)
     other_store = open_store(other)
     register_monitored_model(other_store, n=300)
     with pytest.raises(InvalidInput) as caught:

@@ -254,11 +254,19 @@ def _revoke_stale_keys(store: Store) -> None:
             revoke_api_key(store, key.id)
 
 
+PUBLISH_WAIT_S = 5.0
+
+
 def _authorise(client, auth: _Auth, url: str, endpoint: str, base_url: str,
                wait_s: float) -> None:
     """Make sure the service accepts our requests before sending any (a refused
     invocation would be logged as a 4xx and spoil the traffic being simulated)."""
+    # an endpoint published a moment ago reaches the service with its next poll (≤ 5 s)
+    published = time.monotonic() + PUBLISH_WAIT_S
     response = client.get(url, headers=auth.headers)
+    while response.status_code == 404 and time.monotonic() < published:
+        time.sleep(0.25)
+        response = client.get(url, headers=auth.headers)
     if response.status_code == 404:
         raise NotFound(f"the service does not know endpoint '{endpoint}': {_error(response)}")
     if response.status_code != 401:
