@@ -7,6 +7,8 @@ text (st.text, st.dataframe, st.code, markdown with escaping), never as HTML.
 from __future__ import annotations
 
 import os
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
 
 import streamlit as st
 
@@ -79,3 +81,45 @@ def empty_state(message: str, *, page: str | None = None, label: str | None = No
 
 def show_error(exc: Exception) -> None:
     st.error(str(exc), icon=":material/error:")
+
+
+def ago(at: datetime | None) -> str:
+    """How long ago, for a person: "12 s ago", "5 min ago", "3 h ago", then the date."""
+    if at is None:
+        return ""
+    at = at if at.tzinfo else at.replace(tzinfo=timezone.utc)
+    seconds = (datetime.now(timezone.utc) - at).total_seconds()
+    if seconds < 90:
+        return f"{max(seconds, 0):.0f} s ago"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min ago"
+    if seconds < 2 * 86400:
+        return f"{seconds / 3600:.0f} h ago"
+    return f"{at:%Y-%m-%d %H:%M} UTC"
+
+
+@st.cache_resource(show_spinner=False)
+def _import_pool() -> ThreadPoolExecutor:
+    """Imports run here, off the script thread, so a rerun (a click, a reload) cannot cut
+    one short; the page watches the task and shows its progress."""
+    return ThreadPoolExecutor(max_workers=2, thread_name_prefix="studio-import")
+
+
+def start_import(store, upload, name: str, options: dict | None = None) -> dict:
+    """Import a browser upload in the background. Returns the task a page watches:
+    {"file", "future", "progress": (fraction, message)}. A file over the import limit
+    raises InvalidInput at once, before its bytes are copied."""
+    from studio import datasets as ds
+    from studio.ingest import ImportOptions, check_size
+
+    check_size(upload.size, ImportOptions.from_any(options), what=upload.name)
+    task = {"file": upload.name, "progress": (0.0, "starting")}
+
+    def progress(fraction: float, message: str) -> None:
+        task["progress"] = (min(max(fraction, 0.0), 1.0), message)
+
+    task["future"] = _import_pool().submit(
+        ds.import_bytes, store, upload.getvalue(), filename=upload.name, name=name or None,
+        options=options, progress=progress, profile=True)
+    return task
+

@@ -7,14 +7,13 @@ labels are HTML-escaped for plotly.
 from __future__ import annotations
 
 import html
-from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FuturesTimeout
 
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from pages._ui import Keys, context, md_escape, plot, show_error
+from pages._ui import Keys, context, md_escape, plot, show_error, start_import
 from studio import datasets as ds
 from studio.errors import StudioError
 from studio.samples import list_samples, load_sample
@@ -77,29 +76,11 @@ def _import_options() -> dict:
     return opts
 
 
-@st.cache_resource(show_spinner=False)
-def _import_pool() -> ThreadPoolExecutor:
-    """Imports run here, off the script thread, so a rerun (a click, a reload) cannot cut
-    one short; the page watches the task and shows its progress."""
-    return ThreadPoolExecutor(max_workers=2, thread_name_prefix="studio-import")
-
-
 def _start_import(upload, name: str, opts: dict) -> None:
-    limit = settings.max_upload_mb
-    if upload.size > limit * 1_000_000:
-        show_error(StudioError(
-            f"the file ({upload.size / 1e6:,.0f} MB) is over the import limit of {limit} MB; "
-            "raise it by setting the environment variable STUDIO_MAX_UPLOAD_MB and restarting"))
-        return
-    task = {"file": upload.name, "progress": (0.0, "starting")}
-
-    def progress(fraction: float, message: str) -> None:
-        task["progress"] = (min(max(fraction, 0.0), 1.0), message)
-
-    task["future"] = _import_pool().submit(
-        ds.import_bytes, store, upload.getvalue(), filename=upload.name, name=name or None,
-        options=opts, progress=progress, profile=True)
-    st.session_state["import_task"] = task
+    try:
+        st.session_state["import_task"] = start_import(store, upload, name, opts)
+    except StudioError as exc:
+        show_error(exc)
 
 
 def _finish_import(task: dict) -> None:

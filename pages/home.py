@@ -7,13 +7,11 @@ md_escape, st.text or st.dataframe, never as HTML.
 """
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
 
 import pandas as pd
 import streamlit as st
 
-from pages._ui import Keys, context, md_escape, show_error
+from pages._ui import Keys, ago, context, md_escape, show_error, start_import
 from studio import datasets as ds
 from studio.errors import StudioError
 from studio.journey import STEP_TITLES, STEPS, Fix, active_jobs, apply_fix, job_progress, \
@@ -28,12 +26,6 @@ LIVE_EVERY_S = 2.0               # dashboard refresh while a job is queued or ru
 ICONS = {"data": ":material/upload_file:", "train": ":material/model_training:",
          "publish": ":material/cloud_upload:", "try": ":material/bolt:",
          "monitor": ":material/monitoring:"}
-
-
-@st.cache_resource(show_spinner=False)
-def _import_pool() -> ThreadPoolExecutor:
-    """Imports run off the script thread, so a rerun cannot cut one short."""
-    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="home-import")
 
 
 @st.cache_data(ttl=5, show_spinner=False)
@@ -54,20 +46,6 @@ def _plan(version_id: int, target: str, home: str) -> dict:
 
     version = ds.get_version_by_id(store, version_id)
     return service.plan_for(store, version, target).to_dict()
-
-
-def _ago(at: datetime | None) -> str:
-    if at is None:
-        return ""
-    at = at if at.tzinfo else at.replace(tzinfo=timezone.utc)
-    seconds = (datetime.now(timezone.utc) - at).total_seconds()
-    if seconds < 90:
-        return f"{max(seconds, 0):.0f} s ago"
-    if seconds < 5400:
-        return f"{seconds / 60:.0f} min ago"
-    if seconds < 2 * 86400:
-        return f"{seconds / 3600:.0f} h ago"
-    return f"{at:%Y-%m-%d}"
 
 
 def _notice() -> None:
@@ -93,21 +71,10 @@ def render_stepper(j) -> None:
 
 
 def _start_import(upload, name: str) -> None:
-    limit = settings.max_upload_mb
-    if upload.size > limit * 1_000_000:
-        st.session_state[NOTICE] = ("error", (
-            f"{upload.name} ({upload.size / 1e6:,.0f} MB) is over the import limit of {limit} "
-            "MB; raise it with the environment variable STUDIO_MAX_UPLOAD_MB and restart."))
-        return
-    task = {"file": upload.name, "progress": (0.0, "starting")}
-
-    def progress(fraction: float, message: str) -> None:
-        task["progress"] = (min(max(fraction, 0.0), 1.0), message)
-
-    task["future"] = _import_pool().submit(
-        ds.import_bytes, store, upload.getvalue(), filename=upload.name,
-        name=name or None, progress=progress, profile=True)
-    st.session_state[IMPORT] = task
+    try:
+        st.session_state[IMPORT] = start_import(store, upload, name)
+    except StudioError as exc:
+        st.session_state[NOTICE] = ("error", f"{upload.name} was not imported: {exc}")
 
 
 def _finish_import(task: dict) -> None:
@@ -444,7 +411,7 @@ def render_alerts(count: int) -> None:
 
     st.subheader("Open alerts")
     for alert in alerts.list_alerts(store, open_only=True, limit=5):
-        st.warning(md_escape(f"{alert.endpoint} · {_ago(alert.at)} · {alert.message}"),
+        st.warning(md_escape(f"{alert.endpoint} · {ago(alert.at)} · {alert.message}"),
                    icon=":material/notifications_active:")
     if count > 5:
         st.caption(f"… and {count - 5} more.")
@@ -457,7 +424,7 @@ def _activity_list(activity) -> None:
         st.caption("Nothing yet.")
         return
     for item in activity:
-        st.markdown(f":gray[{_ago(item.at)}] · {md_escape(item.text)}")
+        st.markdown(f":gray[{ago(item.at)}] · {md_escape(item.text)}")
 
 
 def render_activity(activity, live: bool) -> None:

@@ -9,7 +9,7 @@ from datetime import datetime, time as dtime, timedelta, timezone
 import pandas as pd
 import streamlit as st
 
-from pages._ui import Keys, context, empty_state, md_escape, plot, show_error
+from pages._ui import Keys, ago, context, empty_state, md_escape, plot, show_error
 from studio.errors import StudioError
 from studio.monitor import actions, alerts, charts, reports, rules
 from studio.monitor.windows import WINDOW_LABELS
@@ -32,18 +32,6 @@ def _snapshot(home: str, report_id: int) -> dict:
 @st.cache_data(show_spinner=False, max_entries=64)
 def _columns(home: str, endpoint: str, model_version_id: int | None) -> list[str]:
     return reports.input_columns(store, endpoint)
-
-
-def _ago(at: datetime) -> str:
-    at = at if at.tzinfo else at.replace(tzinfo=timezone.utc)
-    seconds = (datetime.now(timezone.utc) - at).total_seconds()
-    if seconds < 90:
-        return f"{seconds:.0f} s ago"
-    if seconds < 5400:
-        return f"{seconds / 60:.0f} min ago"
-    if seconds < 2 * 86400:
-        return f"{seconds / 3600:.1f} h ago"
-    return f"{at:%Y-%m-%d %H:%M} UTC"
 
 
 @st.fragment(run_every=1.0)
@@ -141,7 +129,7 @@ if report is None:
 
 snap = _snapshot(str(settings.home), report.id)
 open_alerts = alerts.list_alerts(store, endpoint, open_only=True, limit=50)
-st.caption(f"Checked {_ago(report.at)} · {WINDOW_LABELS[snap['window']]} "
+st.caption(f"Checked {ago(report.at)} · {WINDOW_LABELS[snap['window']]} "
            f"({datetime.fromtimestamp(snap['window_start'], timezone.utc):%Y-%m-%d %H:%M} → "
            f"{datetime.fromtimestamp(snap['window_end'], timezone.utc):%Y-%m-%d %H:%M} UTC) · "
            f"model {md_escape(snap.get('model') or '–')} · scheduled every "
@@ -267,11 +255,11 @@ with tabs[5]:
             head = st.columns([5, 1.2])
             rule_title = rules.TITLES.get((alert.evidence.get("rule") or {}).get("kind"), "rule")
             head[0].badge(STATUS_WORD[alert.severity], color=STATUS_BADGE[alert.severity])
-            head[0].markdown(f"**{md_escape(rule_title)}** · {_ago(alert.at)}")
+            head[0].markdown(f"**{md_escape(rule_title)}** · {ago(alert.at)}")
             head[0].text(alert.message)
             if alert.acknowledged_at:
                 head[1].caption(f"acknowledged by {md_escape(alert.acknowledged_by)}, "
-                                f"{_ago(alert.acknowledged_at)}")
+                                f"{ago(alert.acknowledged_at)}")
             elif head[1].button("Acknowledge", key=f"ack_{alert.id}"):
                 alerts.acknowledge(store, alert.id, by="ui")
                 st.rerun()

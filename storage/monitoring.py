@@ -17,6 +17,7 @@ import orjson
 from sqlalchemy import Integer, Text, and_, case, cast, func, update
 from sqlmodel import Session, SQLModel, select
 
+from storage.capture import is_reference
 from storage.tables import (Alert, AlertRule, Endpoint, Feedback, MonitorReport, PredictionLog,
                             utcnow)
 
@@ -316,7 +317,8 @@ def expand_log_row(request_id: str, n_rows: int, inputs: Any, outputs: Any,
     return expanded
 
 
-def _counts(session: Session, endpoint: str, start: float, end: float) -> tuple[int, int]:
+def window_counts(*, session: Session, endpoint: str, start: float,
+                  end: float) -> tuple[int, int]:
     """(log rows, predictions) of the window, from the covering traffic index."""
     rows, predictions = session.exec(
         select(func.count(PredictionLog.id), func.coalesce(func.sum(PredictionLog.n_rows), 0))
@@ -326,30 +328,30 @@ def _counts(session: Session, endpoint: str, start: float, end: float) -> tuple[
 
 def count_predictions(*, session: Session, endpoint: str, start: float, end: float) -> int:
     """Predictions logged in the window (a request of n rows counts n)."""
-    return _counts(session, endpoint, start, end)[1]
+    return window_counts(session=session, endpoint=endpoint, start=start, end=end)[1]
 
 
 def resolve_inputs(value: Any, captures) -> Any:
     """A row's inputs, read from its capture file when the row holds a reference."""
-    from storage.capture import is_reference
-
     if is_reference(value):
         return captures.load(value) if captures is not None else None
     return value
 
 
 def sample_predictions(*, session: Session, endpoint: str, start: float, end: float,
-                       limit: int, total: int | None = None, captures=None) -> list[dict]:
+                       limit: int, counts: tuple[int, int] | None = None,
+                       captures=None) -> list[dict]:
     """At most about ``limit`` predictions of the window, evenly spread over it.
 
     Log rows are picked by id stride (``id % k == 0``), which the (endpoint, ts)
     index answers without reading the skipped rows' JSON; a multi-row request
     picked is expanded into its predictions (evenly thinned when it alone holds
-    more than the sample wants). ``total`` is accepted for callers that counted
-    already and is not needed. ``captures`` (``Store.captures``) reads the inputs of
+    more than the sample wants). ``counts``: the window's ``window_counts`` when the
+    caller has them already. ``captures`` (``Store.captures``) reads the inputs of
     rows that keep them in a capture file; without it those inputs are None.
     """
-    log_rows, predictions = _counts(session, endpoint, start, end)
+    log_rows, predictions = counts or window_counts(session=session, endpoint=endpoint,
+                                                    start=start, end=end)
     if predictions == 0:
         return []
     per_row = predictions / log_rows
@@ -503,23 +505,9 @@ def last_prediction_ts(*, session: Session, endpoint: str) -> Optional[float]:
 def count_logged_request_ids(*, session: Session, request_ids: list[str]) -> int:
     """How many of ``request_ids`` (single-row ids or ``"<id>-<i>"`` of a multi-row
     request) are already in the prediction log (flushes are async)."""
-    from storage.serving import split_request_id
+    from storage.serving import locate_request_ids
 
-    wanted = set(request_ids) | {split_request_id(r)[0] for r in request_ids}
-    names = sorted(wanted)
-    logged: dict[str, int] = {}
-    for i in range(0, len(names), 500):
-        logged.update(dict(session.exec(
-            select(PredictionLog.request_id, PredictionLog.n_rows)
-            .where(PredictionLog.request_id.in_(names[i:i + 500]))).all()))
-    total = 0
-    for rid in request_ids:
-        if rid in logged:
-            total += 1
-            continue
-        base, index = split_request_id(rid)
-        total += index is not None and index < (logged.get(base) or 0)
-    return total
+    return len(locate_request_ids(session=session, endpoint=None, request_ids=request_ids))
 
 
 def add_prediction_logs(*, session: Session, rows: list[dict]) -> int:

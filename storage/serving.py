@@ -277,10 +277,11 @@ def split_request_id(request_id: str) -> tuple[str, int | None]:
     return request_id, None
 
 
-def locate_request_ids(*, session: Session, endpoint: str,
+def locate_request_ids(*, session: Session, endpoint: str | None,
                        request_ids: list[str]) -> dict[str, tuple[str, int | None]]:
     """{request id: (log row's request id, index in that row)} for the ids this endpoint
-    answered: a single-row request's own id, or ``"<id>-<i>"`` of a multi-row request."""
+    (any endpoint: None) answered: a single-row request's own id, or ``"<id>-<i>"`` of a
+    multi-row request."""
     if not request_ids:
         return {}
     wanted = set(request_ids)
@@ -289,10 +290,11 @@ def locate_request_ids(*, session: Session, endpoint: str,
     logged: dict[str, int] = {}
     names = sorted(wanted)
     for i in range(0, len(names), 500):
-        rows = session.exec(
-            select(PredictionLog.request_id, PredictionLog.n_rows)
-            .where(PredictionLog.request_id.in_(names[i:i + 500]),
-                   PredictionLog.endpoint == endpoint)).all()
+        query = select(PredictionLog.request_id, PredictionLog.n_rows) \
+            .where(PredictionLog.request_id.in_(names[i:i + 500]))
+        if endpoint is not None:
+            query = query.where(PredictionLog.endpoint == endpoint)
+        rows = session.exec(query).all()
         logged.update({rid: n for rid, n in rows})
     found: dict[str, tuple[str, int | None]] = {}
     for rid in request_ids:

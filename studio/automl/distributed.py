@@ -149,7 +149,6 @@ class _ClusterLoop:
 
     def run(self) -> None:
         import optuna
-        from optuna.trial import TrialState
 
         search, study = self.search, self.study
         optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -178,15 +177,13 @@ class _ClusterLoop:
                 full = bool(search.config.max_trials) and counted >= search.config.max_trials
                 submitting = not over and not full and skipped < 5 and now < search.deadline
                 while submitting and len(self.running) < max(1, slots):
-                    trial = study.ask()
-                    algo, params = cands.suggest(trial, search.task, search.algorithms)
-                    est = search._fold_estimate(algo) * len(search.folds)
-                    if search.best is not None and est and time.time() + est > search_deadline:
-                        study.tell(trial, state=TrialState.FAIL)
+                    asked = search.ask_within(study, search_deadline)
+                    if asked is None:
                         skipped += 1
                         submitting = skipped < 5
                         continue
                     skipped = 0
+                    trial, algo, params = asked
                     self._submit(algo, params, trial)
                     counted += 1
                     submitting = not (search.config.max_trials and counted >= search.config.max_trials)

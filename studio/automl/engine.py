@@ -413,7 +413,6 @@ class Search:
     def run(self, study=None) -> None:
         """Portfolio first, then TPE, until the budget, the trial limit or a cancel."""
         import optuna
-        from optuna.trial import TrialState
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
@@ -440,16 +439,26 @@ class Search:
                 break
             if skipped_in_a_row >= 5:
                 break
-            trial = study.ask()
-            algo, params = cands.suggest(trial, self.task, self.algorithms)
-            est = self._fold_estimate(algo) * len(self.folds)
-            if self.best is not None and est and time.time() + est > search_deadline:
-                study.tell(trial, state=TrialState.FAIL)
+            asked = self.ask_within(study, search_deadline)
+            if asked is None:
                 skipped_in_a_row += 1
                 continue
             skipped_in_a_row = 0
-            if not self.run_one(algo, params, study=study, trial=trial):
+            if not self.run_one(*asked[1:], study=study, trial=asked[0]):
                 break
+
+    def ask_within(self, study, search_deadline: float):
+        """The study's next configuration as (trial, algorithm, params); None (the trial told
+        failed) when its estimated cross-validation would end after ``search_deadline``."""
+        from optuna.trial import TrialState
+
+        trial = study.ask()
+        algo, params = cands.suggest(trial, self.task, self.algorithms)
+        est = self._fold_estimate(algo) * len(self.folds)
+        if self.best is not None and est and time.time() + est > search_deadline:
+            study.tell(trial, state=TrialState.FAIL)
+            return None
+        return trial, algo, params
 
     def run_one(self, algo: str, params: dict, *, study, trial) -> bool:
         """Evaluate and record one configuration; False when the budget ran out."""
@@ -704,13 +713,19 @@ class Search:
             return np.asarray(pipeline.predict(X), dtype="float64")
         return pipeline.predict_proba(X)
 
-    def finalize(self, entry: Entry, *, hard_deadline: float | None = None) -> FinalModel:
-        """Fit ``entry`` on the training rows, score the holdout, refit on all rows if time allows."""
+    def finalize(self, entry: Entry, *, hard_deadline: float | None = None,
+                 keep_entry: bool = False) -> FinalModel:
+        """Fit ``entry`` on the training rows, score the holdout, refit on all rows if time allows.
+
+        An ensemble that could only be fitted on part of the rows gives way to the best single
+        model on all of them (``FinalModel.entry`` says which), unless ``keep_entry`` (the
+        user picked this entry)."""
         # the budget itself: estimates of fit times are rough, so the +10% stays a margin
         hard_deadline = hard_deadline or self.deadline
         self.progress("final fit")
         fit_rows = self._affordable_rows(entry, hard_deadline)
-        if entry.members and len(fit_rows) < len(self.train_pos) and self.best is not None:
+        if entry.members and not keep_entry and len(fit_rows) < len(self.train_pos) \
+                and self.best is not None:
             # rows count more than members: the best single model on every row beats an
             # ensemble fitted on a part of them
             single = self._affordable_rows(self.best, hard_deadline)

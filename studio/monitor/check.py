@@ -92,10 +92,10 @@ def _timed(fn, *args):
 
 def _read_sample(store: Store, endpoint: str, start: float, end: float) -> tuple[int, list]:
     with store.session() as session:
-        total = repo.count_predictions(session=session, endpoint=endpoint, start=start, end=end)
+        counts = repo.window_counts(session=session, endpoint=endpoint, start=start, end=end)
         rows = repo.sample_predictions(session=session, endpoint=endpoint, start=start, end=end,
-                                       limit=SAMPLE_ROWS, total=total, captures=store.captures)
-    return total, rows
+                                       limit=SAMPLE_ROWS, counts=counts, captures=store.captures)
+    return counts[1], rows
 
 
 def _count_feedback(store: Store, endpoint: str, start: float, end: float) -> int:

@@ -39,8 +39,6 @@ def dumps_log(value) -> str | None:
         return orjson.dumps(value, option=_OPTIONS, default=str).decode()
 
 
-_dumps = dumps_log
-
 
 class LogWriter:
     def __init__(self, store: Store, flush_s: float, replica: str):
@@ -79,8 +77,8 @@ class LogWriter:
             replica = self.replica
             try:
                 rows = self._capture(rows)
-                records = [(r[0], r[1], r[2], r[3], r[4], r[5], r[6], _dumps(r[7]),
-                            _dumps(r[8]), replica) for r in rows]
+                records = [(r[0], r[1], r[2], r[3], r[4], r[5], r[6], dumps_log(r[7]),
+                            dumps_log(r[8]), replica) for r in rows]
                 with self.store.session() as session:
                     repo.insert_prediction_logs(session=session, rows=records)
             except Exception:  # noqa: BLE001 - keep them for the next flush
