@@ -142,7 +142,7 @@ def run_studio(train, test, target, task, budget, cores) -> dict:
         pipe = final.pipeline
         scores = _test_scores(task, test[target], proba=pipe.predict_proba(X_test),
                               classes=pipe.classes_.tolist())
-    return {"wall_s": round(wall, 2), "scores": scores, "model": chosen.algorithm,
+    return {"wall_s": round(wall, 2), "scores": scores, "model": final.entry.algorithm,
             "trials": search.n_done, "pruned": search.n_pruned, "refit_full": final.refit_full,
             "validation": search.validation}
 

@@ -142,13 +142,13 @@ def _run_search(ctx) -> dict:
     evaluation_sha = _store_evaluation(ctx, search, final)
     result = {
         "task": plan.task, "metric": plan.metric, "score": final.cv.get(plan.metric),
-        "holdout": final.holdout, "best_trial_id": chosen.trial_id,
-        "algorithm": chosen.algorithm, "ensemble": chosen.members is not None,
+        "holdout": final.holdout, "best_trial_id": final.entry.trial_id,
+        "algorithm": final.entry.algorithm, "ensemble": final.entry.members is not None,
         "trials": search.n_done, "pruned": search.n_pruned, "failed": search.n_failed,
         "validation": search.validation, "evaluation_sha": evaluation_sha,
         "fitted_rows": final.fitted_rows, "refit_full": final.refit_full,
     }
-    if chosen.algorithm == "dummy":
+    if final.entry.algorithm == "dummy":
         result["warning"] = ("only the dummy baseline finished within the time budget: its "
                              "predictions ignore the features. Give the search more time.")
     if config.get("register", True):
@@ -294,7 +294,7 @@ def _run_register(ctx) -> dict:
                       fold_fit_s=0.0, members=members)
     else:
         entry = search.entries[trial.id]
-    final = search.finalize(entry, hard_deadline=deadline)
+    final = search.finalize(entry, hard_deadline=deadline, keep_entry=True)
     evaluation_sha = _store_evaluation(ctx, search, final)
     # the lineage names the search job that found the configuration, not this helper job
     version_pub = _register(ctx, search, version, plan, raw_schema, final, evaluation_sha,
