@@ -35,7 +35,9 @@ def save(page, out: Path, name: str) -> None:
     page.screenshot(path=str(path))
     image = Image.open(path).convert("RGB")
     image.quantize(colors=256, method=Image.Quantize.MEDIANCUT).save(path, optimize=True)
-    print(f"{path.relative_to(ROOT)}  {path.stat().st_size / 1024:.0f} KB")
+    shown = path.resolve()
+    shown = shown.relative_to(ROOT) if shown.is_relative_to(ROOT) else shown
+    print(f"{shown}  {path.stat().st_size / 1024:.0f} KB")
 
 
 def nav(page, label: str) -> None:
