@@ -13,6 +13,14 @@ help:
 	@echo "make bench  - run the benchmarks in bench/ (needs ../shared/datasets)"
 
 $(STAMP): requirements.txt
+	@# LightGBM's wheel links the system's OpenMP runtime (Debian: libgomp1); without it the
+	@# studio still runs and simply leaves LightGBM out of its searches.
+	@if ! ldconfig -p 2>/dev/null | grep -q 'libgomp\.so\.1'; then \
+	  if [ "$$(id -u)" = 0 ]; then echo "installing Debian's libgomp1 (OpenMP, for LightGBM)"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libgomp1) >/dev/null \
+	      || echo "could not install libgomp1: searches run without LightGBM"; \
+	  else echo "note: libgomp1 is missing (apt-get install libgomp1); searches run without LightGBM"; fi; \
+	fi
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt

@@ -1,7 +1,7 @@
 """AutoML benchmark: the studio's search against FLAML (and AutoGluon) on the bench datasets.
 
     python bench/automl.py [DATA_DIR] [--budget 60] [--only NAME ...] [--no-write]
-                           [--systems studio flaml autogluon] [--autogluon-python PATH]
+                           [--systems studio flaml autogluon] [--autogluon-python PATH] [--merge]
 
 AutoGluon (``autogluon.tabular`` with its LightGBM, CatBoost and XGBoost models, no torch)
 is the optional third column: it runs from its own virtualenv (``bench/.autogluon-venv``,
@@ -381,6 +381,9 @@ def main() -> int:
     parser.add_argument("--only", nargs="*", help="dataset names (file stems) to run")
     parser.add_argument("--systems", nargs="*", default=["studio", "flaml"])
     parser.add_argument("--no-write", action="store_true", help="do not touch BENCHMARKS.md")
+    parser.add_argument("--merge", action="store_true",
+                        help="keep the other systems' results from bench/results/automl.json "
+                             "(same splits and budget) and rerun only --systems")
     parser.add_argument("--autogluon-python", help="a python with autogluon.tabular installed")
     parser.add_argument("--child", choices=["studio", "flaml", "autogluon"], help=argparse.SUPPRESS)
     parser.add_argument("--dataset", help=argparse.SUPPRESS)
@@ -391,6 +394,10 @@ def main() -> int:
     results = []
     out_dir = ROOT / "bench" / "results"
     out_dir.mkdir(parents=True, exist_ok=True)
+    kept: list[dict] = []
+    if args.merge and (out_dir / "automl.json").exists():
+        kept = [r for r in json.loads((out_dir / "automl.json").read_text())
+                if r.get("system") not in args.systems]
     for file, _, task, _ in DATASETS:
         name = _name(file)
         if args.only and name not in args.only:
@@ -412,15 +419,18 @@ def main() -> int:
                       file=sys.stderr)
                 continue
             result = json.loads(line[len("RESULT "):])
+            result["finished"] = time.strftime("%Y-%m-%d %H:%M")
             results.append(result)
             print(f"{name:<24} {system:<7} {_fmt(result['scores'], result.get('error')):<40} "
                   f"wall {result['wall_s']:>6}s "
                   f"rss {result['peak_rss_mb']:>6.0f}MB  ({time.time() - started:.0f}s)",
                   file=sys.stderr, flush=True)
-            (out_dir / "automl.json").write_text(json.dumps(results, indent=1))
+            (out_dir / "automl.json").write_text(json.dumps(kept + results, indent=1))
+    results = kept + results
     section = write_markdown(results, args.budget, args.cores)
     print(section)
-    if not args.no_write and {"studio", "flaml"} <= set(args.systems) and not args.only:
+    systems = {r["system"] for r in results}
+    if not args.no_write and {"studio", "flaml"} <= systems and not args.only:
         update_benchmarks(section)
     return 0
 

@@ -34,7 +34,7 @@ def library_versions() -> dict[str, str]:
     import importlib.metadata as md
 
     versions = {"python": platform.python_version()}
-    for dist in ("scikit-learn", "xgboost", "pandas", "numpy", "optuna", "joblib", "scipy"):
+    for dist in ("scikit-learn", "xgboost", "lightgbm", "pandas", "numpy", "optuna", "joblib", "scipy"):
         try:
             versions[dist] = md.version(dist)
         except md.PackageNotFoundError:

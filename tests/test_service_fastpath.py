@@ -169,17 +169,26 @@ def _automl_style(family: str):
     X, y = frame.drop(columns=["target"]), frame["target"]
     kinds = column_kinds(X, list(X.columns), {})
     assert kinds["zip"] == "many" and kinds["member"] == "cat"
-    inner = (xgb.XGBClassifier(n_estimators=15, max_depth=3, n_jobs=1) if family == "tree"
-             else LogisticRegression(max_iter=300))
+    if family == "gbm":
+        import lightgbm as lgb
+
+        from studio.automl.preprocess import n_ordinal
+
+        inner = lgb.LGBMClassifier(n_estimators=15, num_leaves=7, min_child_samples=5, n_jobs=1,
+                                   verbose=-1, categorical_feature=list(range(n_ordinal(kinds, family))))
+    else:
+        inner = (xgb.XGBClassifier(n_estimators=15, max_depth=3, n_jobs=1) if family == "tree"
+                 else LogisticRegression(max_iter=300))
     pipeline = Pipeline([("prep", build_preprocessor(kinds, family, "binary")),
                          ("model", EncodedClassifier(inner, classes=[0, 1]))])
     pipeline.fit(X, (y == "yes").astype(int))
     pipeline[-1].classes_ = np.array(["no", "yes"], dtype=object)  # as the engine does
-    card = make_card(frame, pipeline, algorithm="xgboost" if family == "tree" else "logistic")
+    card = make_card(frame, pipeline, algorithm={"tree": "xgboost", "gbm": "lightgbm"}.get(
+        family, "logistic"))
     return LoadedModel(_Version(card, "binary"), pipeline)
 
 
-@pytest.mark.parametrize("family", ["tree", "linear"])
+@pytest.mark.parametrize("family", ["tree", "linear", "gbm"])
 def test_automl_shaped_pipelines_take_the_fast_path_with_identical_answers(family):
     m = _automl_style(family)
     assert m.fast, m.fast_reason
@@ -200,8 +209,11 @@ def test_automl_shaped_pipelines_take_the_fast_path_with_identical_answers(famil
     check()
     batch = m.converter.convert([{**m.card["example"]}])
     method, rows = explain(m, batch, m.predict(batch))
-    assert method == ("xgboost_shap" if family == "tree" else "linear")
+    assert method == {"tree": "xgboost_shap", "gbm": "lightgbm_shap"}.get(family, "linear")
     assert set(rows[0]["contributions"]) == set(m.converter.names)
+    if family == "gbm":  # SHAP values add up to the model's log-odds
+        margin = m.tail.estimator_.predict(m.matrix(batch), raw_score=True)[0]
+        assert abs(rows[0]["base"] + sum(rows[0]["contributions"].values()) - margin) < 1e-6
 
 
 def test_ensembles_of_automl_members_take_the_fast_path():

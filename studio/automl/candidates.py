@@ -7,23 +7,29 @@ a short budget still tries the configurations that usually win.
 """
 from __future__ import annotations
 
+import functools
+import importlib
 import time
+import warnings
 from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
 
 SMALL_DATA_ROWS = 10_000          # k-NN only below this (prediction cost grows with rows)
+LGBM_THREADED_ROWS = 100_000     # LightGBM uses more than one thread from this many rows
+HGB_MAX_ITER = 2000             # an upper bound: early stopping on an inner split decides
 
 
 @dataclass(frozen=True)
 class Candidate:
     name: str
     label: str
-    family: str                  # preprocessing family: linear | tree
+    family: str                  # preprocessing family: linear | tree | gbm
     space: Callable[[Any, str], dict]
     small_only: bool = False
     in_search: bool = True       # offered to TPE (the dummy is portfolio-only)
+    needs: str | None = None     # a module that must import (optional libraries)
 
 
 def _p(algo: str, params: dict) -> dict:
@@ -72,6 +78,18 @@ def _space_xgb(trial, task):
     }
 
 
+def _space_lgbm(trial, task):
+    return {
+        "learning_rate": trial.suggest_float("lgbm__learning_rate", 0.01, 0.3, log=True),
+        "num_leaves": trial.suggest_int("lgbm__num_leaves", 7, 255, log=True),
+        "min_child_samples": trial.suggest_int("lgbm__min_child_samples", 3, 100, log=True),
+        "subsample": trial.suggest_float("lgbm__subsample", 0.5, 1.0),
+        "colsample_bytree": trial.suggest_float("lgbm__colsample_bytree", 0.3, 1.0),
+        "reg_lambda": trial.suggest_float("lgbm__reg_lambda", 1e-3, 30.0, log=True),
+        "reg_alpha": trial.suggest_float("lgbm__reg_alpha", 1e-4, 10.0, log=True),
+    }
+
+
 def _space_knn(trial, task):
     return {
         "n_neighbors": trial.suggest_int("knn__n_neighbors", 3, 60, log=True),
@@ -86,13 +104,25 @@ CANDIDATES: dict[str, Candidate] = {c.name: c for c in [
     Candidate("et", "Extra trees", "tree", _space_forest("et")),
     Candidate("hgb", "Histogram gradient boosting", "tree", _space_hgb),
     Candidate("xgb", "XGBoost", "tree", _space_xgb),
+    Candidate("lgbm", "LightGBM", "gbm", _space_lgbm, needs="lightgbm"),
     Candidate("knn", "k-nearest neighbours", "linear", _space_knn, small_only=True),
 ]}
 
 
+@functools.lru_cache(maxsize=None)
+def importable(module: str) -> bool:
+    """Whether an optional library loads here (LightGBM needs the system's libgomp)."""
+    try:
+        importlib.import_module(module)
+    except (ImportError, OSError):
+        return False
+    return True
+
+
 def available(n_rows: int, allowed: list[str] | None = None) -> list[str]:
     names = [n for n, c in CANDIDATES.items()
-             if (not c.small_only or n_rows <= SMALL_DATA_ROWS)]
+             if (not c.small_only or n_rows <= SMALL_DATA_ROWS)
+             and (c.needs is None or importable(c.needs))]
     if allowed:
         names = [n for n in names if n in allowed or n == "dummy"]
     return names
@@ -107,6 +137,8 @@ def portfolio(task: str, algorithms: list[str], n_classes: int = 0) -> list[dict
     reg = task == "regression"
     items = [
         ("dummy", {}),
+        ("lgbm", {"learning_rate": 0.05, "num_leaves": 31, "min_child_samples": 20,
+                  "subsample": 0.8, "colsample_bytree": 0.8, "reg_lambda": 1.0, "reg_alpha": 1e-4}),
         ("xgb", {"learning_rate": 0.1, "max_depth": 6, "min_child_weight": 1.0, "subsample": 0.8,
                  "colsample_bytree": 0.8, "reg_lambda": 1.0, "reg_alpha": 1e-4}),
         ("hgb", {"learning_rate": 0.1, "max_leaf_nodes": 31, "min_samples_leaf": 20,
@@ -123,6 +155,8 @@ def portfolio(task: str, algorithms: list[str], n_classes: int = 0) -> list[dict
                  "l2_regularization": 1.0, "max_features": 0.7}),
         ("xgb", {"learning_rate": 0.03, "max_depth": 8, "min_child_weight": 5.0, "subsample": 0.7,
                  "colsample_bytree": 0.5, "reg_lambda": 10.0, "reg_alpha": 0.1}),
+        ("lgbm", {"learning_rate": 0.03, "num_leaves": 127, "min_child_samples": 10,
+                  "subsample": 0.8, "colsample_bytree": 0.6, "reg_lambda": 3.0, "reg_alpha": 1e-4}),
         ("linear", {"alpha": 10.0} if reg else {"C": 0.1}),
     ]
     if n_classes >= 8:
@@ -186,7 +220,7 @@ def build_model(algo: str, params: dict, task: str, *, seed: int, n_jobs: int,
                       min_samples_leaf=int(params.get("min_samples_leaf", 20)),
                       l2_regularization=params.get("l2_regularization", 0.0),
                       max_features=params.get("max_features", 1.0),
-                      max_iter=int(params.get("max_iter", 300)),
+                      max_iter=int(params.get("max_iter", HGB_MAX_ITER)),
                       early_stopping=bool(params.get("early_stopping", True)),
                       validation_fraction=0.1, n_iter_no_change=20, random_state=seed,
                       categorical_features=list(range(n_cat)) if n_cat else None)
@@ -206,6 +240,27 @@ def build_model(algo: str, params: dict, task: str, *, seed: int, n_jobs: int,
                    reg_lambda=params.get("reg_lambda", 1.0), reg_alpha=params.get("reg_alpha", 0.0),
                    tree_method="hist", max_bin=256, n_jobs=n_jobs, random_state=seed,
                    verbosity=0)
+    if algo == "lgbm":
+        import lightgbm as lgb
+
+        cls = lgb.LGBMClassifier if clf else lgb.LGBMRegressor
+        kwargs = dict(n_estimators=int(params.get("n_estimators", 4000)),
+                      learning_rate=params.get("learning_rate", 0.05),
+                      num_leaves=int(params.get("num_leaves", 31)),
+                      min_child_samples=int(params.get("min_child_samples", 20)),
+                      subsample=params.get("subsample", 0.8), subsample_freq=1,
+                      colsample_bytree=params.get("colsample_bytree", 0.8),
+                      reg_lambda=params.get("reg_lambda", 1.0),
+                      reg_alpha=params.get("reg_alpha", 0.0),
+                      # with OMP_WAIT_POLICY=PASSIVE (see studio.automl) LightGBM's per-split
+                      # barriers make 2 threads ~10x slower than 1 on small data
+                      n_jobs=n_jobs if n_rows >= LGBM_THREADED_ROWS else 1,
+                      random_state=seed, verbose=-1)
+        if n_cat:  # the ordinal-coded categories come first: split on them as categories
+            kwargs["categorical_feature"] = list(range(n_cat))
+        if clf:
+            kwargs["class_weight"] = cw
+        return cls(**kwargs)
     if algo == "knn":
         cls = neighbors.KNeighborsClassifier if clf else neighbors.KNeighborsRegressor
         return cls(n_neighbors=int(params.get("n_neighbors", 15)),
@@ -242,7 +297,7 @@ def fit_model(algo: str, model, Xt, y, *, sample_weight=None, deadline: float | 
     """
     if algo in ("rf", "et"):
         return _fit_forest(model, Xt, y, sample_weight, deadline, stop)
-    if algo not in ("xgb", "hgb"):
+    if algo not in ("xgb", "hgb", "lgbm"):
         if sample_weight is not None and algo in ("rf", "et", "linear", "dummy"):
             model.fit(Xt, y, sample_weight=sample_weight)
         else:
@@ -261,6 +316,8 @@ def fit_model(algo: str, model, Xt, y, *, sample_weight=None, deadline: float | 
         else:
             model.set_params(early_stopping=False, max_iter=min(model.max_iter, 200))
         return _fit_hgb(model, Xt[inner_fit], y[inner_fit], sw, kwargs, deadline, stop)
+    if algo == "lgbm":
+        return _fit_lgbm(model, Xt, y, sw, inner_fit, inner_val, deadline, stop)
     callbacks = [_Deadline(deadline, stop)] if deadline or stop else None
     if len(inner_val):
         model.set_params(early_stopping_rounds=50, callbacks=callbacks)
@@ -272,6 +329,31 @@ def fit_model(algo: str, model, Xt, y, *, sample_weight=None, deadline: float | 
     best = getattr(model, "best_iteration", None) if len(inner_val) else None
     model.set_params(callbacks=None)
     return {"n_estimators": int(best) + 1 if best is not None else int(model.n_estimators)}
+
+
+def _fit_lgbm(model, Xt, y, sw, inner_fit, inner_val, deadline: float | None,
+              stop: Callable[[], bool] | None) -> dict:
+    """LightGBM with early stopping on the inner split and a stop at the deadline."""
+    import lightgbm as lgb
+
+    def until_deadline(env) -> None:
+        if (deadline is not None and time.time() > deadline) or (stop and stop()):
+            raise lgb.callback.EarlyStopException(env.iteration, env.evaluation_result_list or [])
+
+    callbacks = [until_deadline]
+    kwargs: dict = {}
+    if len(inner_val):
+        callbacks.append(lgb.early_stopping(50, first_metric_only=True, verbose=False))
+        kwargs.update(eval_X=(Xt[inner_val],), eval_y=(y[inner_val],))
+    else:
+        model.set_params(n_estimators=min(model.n_estimators, 200))
+    with warnings.catch_warnings():
+        # categorical columns are given as a parameter (it survives sklearn's clone)
+        warnings.filterwarnings("ignore", message=".*categorical_feature keyword.*")
+        model.fit(Xt[inner_fit], y[inner_fit], sample_weight=sw, callbacks=callbacks, **kwargs)
+    best = getattr(model, "best_iteration_", None) or 0
+    trees = int(best) if best > 0 else int(model.booster_.current_iteration())
+    return {"n_estimators": max(1, trees)}
 
 
 def _fit_forest(model, Xt, y, sample_weight, deadline: float | None,
@@ -299,14 +381,17 @@ def _fit_forest(model, Xt, y, sample_weight, deadline: float | None,
 
 def _fit_hgb(model, X, y, sample_weight, kwargs: dict, deadline: float | None,
              stop: Callable[[], bool] | None) -> dict:
-    """Histogram boosting in chunks of iterations (warm start), so it stops at the deadline."""
+    """Histogram boosting in chunks of iterations (warm start), so it stops at the deadline.
+
+    Chunks grow (25, 50, 100, then 200 iterations): every warm-started call bins the
+    data again, so long runs take few calls while short ones still stop early."""
     total = int(model.max_iter)
     done = 0
     model.set_params(warm_start=True)
     try:
         while done < total:
             started = time.time()
-            done = min(total, done + 25)
+            done = min(total, done + min(200, max(25, done)))
             model.set_params(max_iter=done)
             model.fit(X, y, sample_weight=sample_weight, **kwargs)
             if model.n_iter_ < done:
@@ -359,7 +444,7 @@ def final_params(algo: str, params: dict, fold_infos: list[dict], n_rows_ratio: 
         counts = [i["n_estimators"] for i in fold_infos if "n_estimators" in i]
         if counts:
             params["n_estimators"] = max(10, int(np.mean(counts)))
-    if algo == "xgb":
+    if algo in ("xgb", "lgbm"):
         counts = [i["n_estimators"] for i in fold_infos if "n_estimators" in i]
         if counts:
             params["n_estimators"] = max(10, int(np.mean(counts) * (1.0 + 0.1 * min(n_rows_ratio, 3))))

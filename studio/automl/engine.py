@@ -47,6 +47,7 @@ FINAL_SHARE = 0.35       # most of the budget the final fit may be given
 # that much back, ensembles are only chosen when their members fit in it, and rows are
 # subsampled only when even a single model cannot.
 FINAL_MARGIN = 1.6
+REFIT_MARGIN = 1.2       # a refit on all rows is started when 1.2x its estimated time is left
 
 
 class TrialPruned(Exception):
@@ -308,7 +309,7 @@ class Search:
             prep_s = time.time() - prep_started
             ytr = self.ys[tr]
             model = cands.build_model(algo, params, self.task, seed=self.seed, n_jobs=self.n_jobs,
-                                      balanced=False, n_cat=n_ordinal(self.kinds),
+                                      balanced=False, n_cat=n_ordinal(self.kinds, cand.family),
                                       n_rows=len(tr))
             weights = None if algo == "knn" else self._weights(ytr) if self.codes is not None else None
             started = time.time()
@@ -629,7 +630,8 @@ class Search:
         params = cands.final_params(entry.algorithm, entry.params, entry.fold_infos, ratio)
         model = cands.build_model(entry.algorithm, params, self.task, seed=self.seed,
                                   n_jobs=self.n_jobs, balanced=False,
-                                  n_cat=n_ordinal(self.kinds), n_rows=len(self.train_pos))
+                                  n_cat=n_ordinal(self.kinds, cand.family),
+                                  n_rows=len(self.train_pos))
         if self.task != "regression":
             model = EncodedClassifier(model, classes=list(range(self.n_classes)))
         prep = build_preprocessor(self.kinds, cand.family, self.task, self.seed)
@@ -757,7 +759,9 @@ class Search:
             importance = evaluate.permutation_importance(
                 pipeline, self.X_raw.iloc[scored][self._input_columns()],
                 self.labels[scored], self.metric, self.task,
-                deadline=hard_deadline - fit_s * (len(self.X) / max(1, len(fit_rows))) * 1.1,
+                # the refit on all rows (below) comes first: importance stops in time for it
+                deadline=hard_deadline - fit_s * (len(self.X) / max(1, len(fit_rows)))
+                * REFIT_MARGIN * 1.1,
                 seed=self.seed)
         elif entry.oof is not None:
             mask = self.oof_mask
@@ -768,7 +772,7 @@ class Search:
         evaluation["fold_scores"] = entry.fold_scores
         refit = False
         if has_holdout and self.config.refit_full:
-            estimate = fit_s * (len(self.X) / max(1, len(fit_rows))) * 1.2
+            estimate = fit_s * (len(self.X) / max(1, len(fit_rows))) * REFIT_MARGIN
             if time.time() + estimate <= hard_deadline:
                 self.progress("refit on all rows")
                 pipeline, _ = self.build_pipeline(entry)

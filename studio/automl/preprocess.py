@@ -23,7 +23,7 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler, TargetEncoder
 
-from studio.automl.transformers import DateParts, TextColumn, ToCategory, ToNumeric
+from studio.automl.transformers import DateKey, DateParts, TextColumn, ToCategory, ToNumeric
 
 MANY_LEVELS = 30
 
@@ -61,19 +61,27 @@ def target_type(task: str) -> str:
 
 def build_preprocessor(kinds: dict[str, str], family: str, task: str, seed: int = 0,
                        n_rows: int | None = None) -> ColumnTransformer:
-    """The ColumnTransformer for ``family`` (linear | tree); ordinal categories come first."""
+    """The ColumnTransformer for ``family``; ordinal categories come first.
+
+    ``tree``: category codes, numbers as they are, date parts. ``gbm`` (LightGBM, which
+    splits on category codes natively and regularises rare ones): the same, plus each
+    date column's day as a category code, so a model can learn what happened on a given
+    day (hourly rows sharing a date share its weather, its events) beside the trend.
+    ``linear``: one-hot, imputed and scaled numbers."""
     by_kind: dict[str, list[str]] = {}
     for name, kind in kinds.items():
         by_kind.setdefault(kind, []).append(name)
     branches = []
     cat, num, many, date, text = (by_kind.get(k, []) for k in ("cat", "num", "many", "date", "text"))
-    if family == "tree":
+    if family in ("tree", "gbm"):
         if cat:
             branches.append(("cat", Pipeline([
                 ("as_text", ToCategory()),
                 ("ordinal", OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=np.nan,
                                            encoded_missing_value=np.nan)),
             ]), cat))
+        if date and family == "gbm":
+            branches.append(("day", DateKey(), date))
         if num:
             branches.append(("num", ToNumeric(), num))
         if date:
@@ -101,21 +109,22 @@ def build_preprocessor(kinds: dict[str, str], family: str, task: str, seed: int 
     if many:
         steps = [("as_text", ToCategory()),
                  ("target", TargetEncoder(target_type=target_type(task), cv=5))]
-        if family != "tree":
+        if family == "linear":
             steps.append(("scale", StandardScaler()))
         branches.append(("many", Pipeline(steps), many))
     for i, name in enumerate(text):
-        vocab = 2000 if family != "tree" else 200
+        vocab = 2000 if family == "linear" else 200
         branches.append((f"text{i}", Pipeline([
             ("as_text", TextColumn()),
             ("tfidf", TfidfVectorizer(max_features=vocab, min_df=2, sublinear_tf=True,
                                       dtype=np.float32)),
         ]), [name]))
     return ColumnTransformer(branches, remainder="drop",
-                             sparse_threshold=0.0 if family == "tree" else 0.3,
+                             sparse_threshold=0.3 if family == "linear" else 0.0,
                              verbose_feature_names_out=False)
 
 
-def n_ordinal(kinds: dict[str, str]) -> int:
-    """How many leading output columns of the tree preprocessor are category codes."""
-    return sum(1 for k in kinds.values() if k == "cat")
+def n_ordinal(kinds: dict[str, str], family: str = "tree") -> int:
+    """How many leading output columns of the tree/gbm preprocessor are category codes."""
+    coded = ("cat", "date") if family == "gbm" else ("cat",)
+    return sum(1 for k in kinds.values() if k in coded)

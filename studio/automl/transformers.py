@@ -15,7 +15,16 @@ import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, TransformerMixin, clone
 
 PROBA_FLOOR = 1e-5
-DATE_PARTS = ("year", "month", "day", "day_of_week", "day_of_year", "hour", "minute")
+DATE_PARTS = ("year", "month", "day", "day_of_week", "day_of_year", "hour", "minute", "days")
+# "days": days since 1970-01-01 as a number, so a trend over time can be learned (the
+# calendar parts alone repeat every year).
+
+
+def _date_part(stamps: pd.Series, part: str) -> pd.Series:
+    if part == "days":
+        days = stamps.astype("datetime64[s]").astype("int64") / 86_400.0
+        return days.where(stamps.notna())
+    return getattr(stamps.dt, part)
 
 
 def _frame(X) -> pd.DataFrame:
@@ -101,7 +110,7 @@ class DateParts(TransformerMixin, BaseEstimator):
             stamps = self._stamps(frame[name])
             keep = []
             for part in DATE_PARTS:
-                values = getattr(stamps.dt, part)
+                values = _date_part(stamps, part)
                 if values.nunique(dropna=True) > 1:
                     keep.append(part)
             self.parts_.append(keep or ["year"])
@@ -124,12 +133,46 @@ class DateParts(TransformerMixin, BaseEstimator):
         for name, parts in zip(self.columns_, self.parts_):
             stamps = self._stamps(frame[name])
             for part in parts:
-                blocks.append(np.asarray(getattr(stamps.dt, part), dtype="float64"))
+                blocks.append(np.asarray(_date_part(stamps, part), dtype="float64"))
         return np.column_stack(blocks) if blocks else np.empty((len(frame), 0))
 
     def get_feature_names_out(self, input_features=None):
         return np.asarray([f"{n}_{p}" for n, parts in zip(self.columns_, self.parts_)
                            for p in parts], dtype=object)
+
+
+class DateKey(TransformerMixin, BaseEstimator):
+    """Datetime (or date text) columns to the code of their day among the days seen in
+    fit (missing or unseen days: NaN), for models that split on categories."""
+
+    def fit(self, X, y=None):
+        frame = _frame(X)
+        self.columns_ = list(frame.columns)
+        self.days_ = [np.unique(d[~np.isnan(d)]) for d in
+                      (self._days(frame[name]) for name in self.columns_)]
+        self.n_features_in_ = len(self.columns_)
+        return self
+
+    @staticmethod
+    def _days(col: pd.Series) -> np.ndarray:
+        stamps = DateParts._stamps(col)
+        days = stamps.astype("datetime64[s]").astype("int64") // 86_400
+        return np.asarray(days.where(stamps.notna()), dtype="float64")
+
+    def transform(self, X):
+        frame = _frame(X)
+        out = np.full((len(frame), len(self.columns_)), np.nan)
+        for j, (name, known) in enumerate(zip(self.columns_, self.days_)):
+            days = self._days(frame[name])
+            if not len(known):
+                continue
+            pos = np.searchsorted(known, np.nan_to_num(days, nan=-1e18)).clip(0, len(known) - 1)
+            hit = ~np.isnan(days) & (known[pos] == days)
+            out[hit, j] = pos[hit]
+        return out
+
+    def get_feature_names_out(self, input_features=None):
+        return np.asarray([f"{n}_day_code" for n in self.columns_], dtype=object)
 
 
 class TextColumn(TransformerMixin, BaseEstimator):

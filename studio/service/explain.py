@@ -2,6 +2,7 @@
 
 * XGBoost: the booster's own SHAP values (``pred_contribs=True``), in the model's
   margin (log-odds for classifiers).
+* LightGBM: its own SHAP values (``pred_contrib=True``), in the same margin.
 * Linear models: coefficient × (preprocessed) value, in the same margin.
 * Anything else: a model-agnostic fallback: for each input column, how much the
   score moves when that column is set to missing (the pipeline imputes it as in
@@ -68,6 +69,22 @@ def _xgb(inner, X, model, pred, classes_idx) -> list[dict] | None:
         c = contribs[i]
         if c.ndim == 2:  # multiclass: classes × (features + bias)
             c = c[index[i]]
+        rows.append({"class": labels[i], "unit": unit, "base": float(c[-1]),
+                     "contributions": _group(c[:-1], model.compiled.sources, model.converter.names)})
+    return rows
+
+
+def _lgbm(inner, X, model, pred, classes_idx) -> list[dict] | None:
+    dense = X.toarray() if hasattr(X, "toarray") else np.asarray(X, dtype=np.float64)
+    contribs = np.asarray(inner.predict(dense, pred_contrib=True), dtype=np.float64)
+    n, width = dense.shape[0], dense.shape[1] + 1
+    labels, index = _target_rows(model, pred, classes_idx, n)
+    unit = "target" if not model.is_classifier else "log-odds"
+    rows = []
+    for i in range(n):
+        c = contribs[i]
+        if c.shape[0] > width:  # multiclass: one (features + bias) block per class
+            c = c.reshape(-1, width)[index[i]]
         rows.append({"class": labels[i], "unit": unit, "base": float(c[-1]),
                      "contributions": _group(c[:-1], model.compiled.sources, model.converter.names)})
     return rows
@@ -151,6 +168,8 @@ def explain(model, batch: Batch, pred) -> tuple[str, list[dict]]:
                 inner, classes_idx = _unwrap(model.tail)
                 if hasattr(inner, "get_booster") and type(inner).__module__.startswith("xgboost"):
                     return "xgboost_shap", _xgb(inner, X, model, pred, classes_idx)
+                if type(inner).__module__.startswith("lightgbm"):
+                    return "lightgbm_shap", _lgbm(inner, X, model, pred, classes_idx)
                 if hasattr(inner, "coef_") and hasattr(inner, "intercept_"):
                     rows = _linear(inner, X, model, pred, classes_idx)
                     if rows is not None:
