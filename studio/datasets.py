@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+import numpy as np
 import pandas as pd
 
 from storage import datasets as repo
@@ -165,11 +166,22 @@ def _parquet_ready(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def _repeats(col: pd.Series, sample: int = 20_000) -> bool:
+    """Whether dictionary encoding pays for ``col``: under half its sampled values distinct."""
+    if len(col) > sample:
+        col = col.iloc[np.random.default_rng(0).integers(0, len(col), sample)]
+    try:
+        return col.nunique(dropna=True) < 0.5 * max(1, col.notna().sum())
+    except TypeError:  # unhashable values: let Parquet decide
+        return True
+
+
 def write_parquet(store: Store, frame: pd.DataFrame, schema: list[dict] | None = None) -> str:
     """Write ``frame`` as a Parquet artifact; returns its sha256.
 
     Dictionary encoding only for columns with repeated values (from ``schema``'s
-    distinct counts): it shrinks categories and costs time on unique numbers.
+    distinct counts, or a sample of the values): it shrinks categories and costs time on
+    unique numbers.
     """
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -182,10 +194,16 @@ def write_parquet(store: Store, frame: pd.DataFrame, schema: list[dict] | None =
             limit = max(1000, len(frame) // 10)
             use_dictionary = [e["name"] for e in schema if e.get("distinct", 0) <= limit
                               and e["name"] in table.column_names] or False
-        else:  # no counts yet: everything but fractional numbers tends to repeat
-            use_dictionary = [str(c) for c in frame.columns
-                              if not pd.api.types.is_float_dtype(frame[c])] or False
-        pq.write_table(table, scratch, compression="snappy", use_dictionary=use_dictionary)
+        else:  # no counts yet: judge from a sample whether a column's values repeat
+            use_dictionary = [str(c) for c in frame.columns if _repeats(frame[c])] or False
+        # min/max statistics of numbers that rarely repeat serve no reader of ours (the
+        # studio reads whole files); categories keep theirs for other tools' filters
+        plain = {f.name for f in table.schema
+                 if (pa.types.is_floating(f.type) or pa.types.is_integer(f.type))
+                 and f.name not in (use_dictionary or [])}
+        stats = [c for c in table.column_names if c not in plain] or False
+        pq.write_table(table, scratch, compression="snappy", use_dictionary=use_dictionary,
+                       write_statistics=stats)
         del table
         return store.artifacts.move_in(scratch)
     except BaseException:

@@ -165,3 +165,28 @@ def test_migrations_match_the_tables(tmp_path):
     with get_engine(url).connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), SQLModel.metadata)
     assert diff == []
+
+
+def test_parquet_versions_dictionary_encode_only_repeating_columns(store):
+    """Unique numbers (IDs, measurements) are written plain, repeating values as a
+    dictionary; the frame reads back the same either way."""
+    import numpy as np
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    from studio.datasets import load_frame, save_version
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"id": np.arange(30_000), "reading": rng.normal(size=30_000),
+                          "region": rng.choice(["north", "south"], 30_000),
+                          "count": rng.integers(0, 5, 30_000)})
+    version = save_version(store, name="encodings", frame=frame, schema=None)
+    meta = pq.ParquetFile(store.artifacts.path(version.data_sha)).metadata
+    encodings = {meta.schema.column(i).name: meta.row_group(0).column(i).encodings
+                 for i in range(meta.num_columns)}
+    assert not any("DICTIONARY" in e for e in encodings["id"] + encodings["reading"])
+    assert any("DICTIONARY" in e for e in encodings["region"])
+    assert any("DICTIONARY" in e for e in encodings["count"])
+    back = load_frame(store, version)
+    pd.testing.assert_frame_equal(back.reset_index(drop=True)[frame.columns], frame,
+                                  check_dtype=False)
