@@ -142,3 +142,26 @@ def test_scheduled_check_fires_and_creates_an_alert(store, drifting):
     assert any(a.evidence["rule"]["kind"] == "drift" for a in found)
     assert scheduler.runs >= 1 and scheduler.last and scheduler.last[0]["endpoint"] == "churn"
     assert due_endpoints(store, interval_s=60) == []  # just checked: not due again
+
+
+def test_a_round_of_scheduled_checks_runs_in_one_process_at_a_time(store, drifting):
+    """Service replicas and `monitor --watch` share the store: while one holds the round,
+    the others skip it instead of checking the same endpoints again."""
+    from storage.locks import try_store_lock
+    from studio.monitor import reports
+    from studio.monitor.scheduler import LOCK_NAME, ChecksBusy, run_due_checks
+
+    held = try_store_lock(store.url, LOCK_NAME)
+    assert held is not None
+    try:
+        with pytest.raises(ChecksBusy, match="another process"):
+            run_due_checks(store, interval_s=60)
+        scheduler = MonitorScheduler(store, interval_s=60, tick_s=0.05).start()
+        time.sleep(0.5)
+        scheduler.stop()
+        assert scheduler.runs == 0 and reports.latest_report(store, "churn", "hour") is None
+    finally:
+        held.release()
+    done = run_due_checks(store, interval_s=60)
+    assert [d["endpoint"] for d in done] == ["churn"] and "error" not in done[0]
+    assert run_due_checks(store, interval_s=60) == []  # the lock was released after the round

@@ -164,6 +164,7 @@ def cmd_monitor(args, settings) -> int:
                       f"{len(item['alerts'])} new alert(s)"), flush=True)
 
         if args.once:
+            # ChecksBusy (another process is mid-round) is a StudioError: one line, exit 2
             checks = run_due_checks(store, settings.monitor_interval_s)
             if args.json:
                 print_json({"checks": checks})

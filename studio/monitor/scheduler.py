@@ -5,8 +5,10 @@ The prediction service runs :class:`MonitorScheduler` beside its requests (its
 background-task hook); ``python -m studio monitor --watch`` runs the same loop
 in the foreground for setups without the service. Each tick checks the
 endpoints whose last check is older than the interval; the state lives in the
-store (report times), so a restart picks up where it left off and several
-replicas mostly agree on what is due.
+store (report times), so a restart picks up where it left off. A round holds the
+store lock ``monitor-checks`` (``storage.locks``), so service replicas and a
+``--watch`` beside them never check the same endpoint twice at once: a round that
+finds the lock taken is skipped (:class:`ChecksBusy`).
 """
 from __future__ import annotations
 
@@ -17,10 +19,16 @@ from datetime import datetime, timezone
 
 from storage import monitoring as repo
 from storage.store import Store
-from studio.errors import StudioError
+from studio.errors import Conflict, StudioError
 from studio.monitor.windows import DEFAULT_WINDOW
 
 log = logging.getLogger("studio.monitor")
+
+LOCK_NAME = "monitor-checks"
+
+
+class ChecksBusy(Conflict):
+    """Another process (a service replica, a ``monitor --watch``) is running a round."""
 
 
 def due_endpoints(store: Store, interval_s: float, now: datetime | None = None) -> list[str]:
@@ -42,7 +50,22 @@ def due_endpoints(store: Store, interval_s: float, now: datetime | None = None) 
 
 
 def run_due_checks(store: Store, interval_s: float, window: str = DEFAULT_WINDOW) -> list[dict]:
-    """Check every due endpoint once; one failing endpoint does not stop the others."""
+    """Check every due endpoint once; one failing endpoint does not stop the others.
+
+    Raises :class:`ChecksBusy` when another process holds the round's lock."""
+    from storage.locks import try_store_lock
+
+    lock = try_store_lock(store.url, LOCK_NAME)
+    if lock is None:
+        raise ChecksBusy("another process (a service replica or `monitor --watch`) is running "
+                         "the scheduled checks of this store")
+    try:
+        return _run_due_checks(store, interval_s, window)
+    finally:
+        lock.release()
+
+
+def _run_due_checks(store: Store, interval_s: float, window: str) -> list[dict]:
     from studio.monitor.check import run_check
 
     done = []
@@ -91,6 +114,8 @@ class MonitorScheduler:
             try:
                 self.last = run_due_checks(self.store, self.interval_s, self.window)
                 self.runs += 1
+            except ChecksBusy:
+                log.debug("scheduled checks: another process has this round")
             except Exception:  # noqa: BLE001 - e.g. a locked store; try again next tick
                 log.exception("monitoring scheduler tick failed")
             self._stop.wait(self.tick_s)
@@ -104,8 +129,17 @@ def start_scheduler(settings, store: Store) -> MonitorScheduler:
 def watch(settings, store: Store, *, once: bool = False, out=None) -> None:
     """Run scheduled checks in the foreground until interrupted."""
     interval = settings.monitor_interval_s
+    busy_said = False
     while True:
-        for item in run_due_checks(store, interval):
+        try:
+            items = run_due_checks(store, interval)
+            busy_said = False
+        except ChecksBusy as exc:
+            items = []
+            if not busy_said:  # said once, not every tick
+                log.warning("%s; this watch waits its turn", exc)
+                busy_said = True
+        for item in items:
             if out is not None:
                 out(item)
         if once:
