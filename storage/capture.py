@@ -78,6 +78,28 @@ class CaptureFiles:
             raise CaptureError(f"capture file {relative} is shorter than its log says")
         return data
 
+    def prune(self, before: float) -> int:
+        """Remove the hourly folders whose whole hour ended before ``before`` (epoch
+        seconds); returns how many. Folders not named like ours are left alone."""
+        import calendar
+        import shutil
+
+        removed = 0
+        base = self.root / "capture"
+        if not base.is_dir():
+            return 0
+        for folder in sorted(base.iterdir()):
+            if not (folder.is_dir() and re.fullmatch(r"\d{10}", folder.name)):
+                continue
+            try:
+                start = calendar.timegm(time.strptime(folder.name, "%Y%m%d%H"))
+            except ValueError:
+                continue
+            if start + 3600 <= before:
+                shutil.rmtree(folder, ignore_errors=True)
+                removed += 1
+        return removed
+
     def load(self, ref: dict) -> Any:
         """The decoded payload, or None when it is lost or damaged (the row still counts;
         its inputs are unknown)."""

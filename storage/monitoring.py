@@ -556,3 +556,31 @@ def detach_old_snapshots(*, session: Session, endpoint: str, before: datetime,
     still = set(session.exec(select(MonitorReport.snapshot_sha)
                              .where(MonitorReport.snapshot_sha.in_(shas))).all())
     return sorted(shas - still)
+
+
+# --- retention ------------------------------------------------------------------------
+
+def prune_logs_before(*, session_factory, before: float, batch: int = 5_000) -> dict[str, int]:
+    """Delete prediction-log and feedback rows older than ``before`` (epoch seconds), a
+    batch per transaction (``session_factory()`` gives a committing session context), so
+    a long prune never holds the store's write lock for long. Returns rows deleted."""
+    from sqlmodel import delete
+
+    with session_factory() as session:
+        endpoints = list(session.exec(select(PredictionLog.endpoint).distinct()).all())
+    logs = 0
+    for endpoint in endpoints:  # per endpoint: the (endpoint, ts) index finds the rows
+        while True:
+            with session_factory() as session:
+                ids = list(session.exec(
+                    select(PredictionLog.id).where(PredictionLog.endpoint == endpoint,
+                                                   PredictionLog.ts < before).limit(batch)).all())
+                if ids:
+                    session.exec(delete(PredictionLog).where(PredictionLog.id.in_(ids)))
+            logs += len(ids)
+            if len(ids) < batch:
+                break
+    with session_factory() as session:
+        result = session.exec(delete(Feedback).where(Feedback.ts < before))
+        feedback = int(result.rowcount or 0)
+    return {"prediction_logs": logs, "feedback": feedback}

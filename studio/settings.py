@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     dask_scheduler: str | None = Field(default=None, description="tcp://host:port of a Dask cluster.")
     monitor_interval_s: int = Field(default=300, ge=5, description="Seconds between scheduled checks.")
     log_flush_s: float = Field(default=0.5, gt=0, description="Prediction log flush interval.")
+    capture_retention_days: float = Field(
+        default=90, ge=0,
+        description="Days prediction logs, feedback and capture files are kept (0: forever).")
     train_budget_s: float = Field(
         default=60, ge=5, le=86_400,
         description="AutoML time budget (seconds) of the home page's one-click training.")

@@ -38,6 +38,13 @@ def register(sub) -> None:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_alerts)
 
+    p = sub.add_parser("prune", help="delete captured traffic (prediction logs, feedback, "
+                                     "capture files) older than the retention")
+    p.add_argument("--days", type=float, default=None,
+                   help="keep this many days (default: STUDIO_CAPTURE_RETENTION_DAYS, 90)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_prune)
+
     p = sub.add_parser("ack", help="acknowledge a monitoring alert")
     p.add_argument("alert", type=int)
     p.add_argument("--by", default="cli")
@@ -270,4 +277,27 @@ def cmd_ack(args, settings) -> int:
     alert = alerts.acknowledge(open_store(settings), args.alert, by=args.by)
     print(f"alert #{alert.id} acknowledged by {alert.acknowledged_by} at "
           f"{alert.acknowledged_at.isoformat()[:19]}")
+    return 0
+
+
+def cmd_prune(args, settings) -> int:
+    from studio import open_store
+    from studio.cli import print_json
+    from studio.monitor.retention import prune
+
+    days = settings.capture_retention_days if args.days is None else args.days
+    if args.days is None and not days:
+        result = {"days": 0, "prediction_logs": 0, "feedback": 0, "capture_folders": 0,
+                  "note": "STUDIO_CAPTURE_RETENTION_DAYS is 0: everything is kept"}
+    else:
+        result = {"days": days, **prune(open_store(settings), days)}
+        result.pop("before", None)
+    if args.json:
+        print_json(result)
+    elif result.get("note"):
+        print(result["note"])
+    else:
+        print(f"kept the last {days:g} days: deleted {result['prediction_logs']:,} prediction "
+              f"logs, {result['feedback']:,} feedback rows and {result['capture_folders']:,} "
+              "capture folders")
     return 0

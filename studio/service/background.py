@@ -40,7 +40,8 @@ log = logging.getLogger("studio.service")
 LOCK_NAME = "service-background"
 CLAIM_RETRY_S = 15.0
 
-TASKS: list[str] = ["studio.monitor.scheduler:start_scheduler"]
+TASKS: list[str] = ["studio.monitor.scheduler:start_scheduler",
+                    "studio.monitor.retention:prune_task"]
 _factories: list[Callable] = []
 
 
