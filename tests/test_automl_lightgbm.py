@@ -102,29 +102,43 @@ def test_optional_libraries_are_offered_only_when_they_load():
     assert "lgbm" in [p["algorithm"] for p in cands.portfolio("binary", cands.available(1000))]
 
 
-def test_a_lightgbm_pipeline_with_a_date_serves_the_pipelines_own_answers():
+@pytest.mark.parametrize("algorithm", ["lgbm", "linear", "xgb"])
+def test_pipelines_with_a_date_take_the_fast_path_with_the_pipelines_answers(algorithm):
+    """Date columns (DateParts, and DateKey for LightGBM) are compiled for the service's
+    fast path; its answers are the pipeline's own, dates missing, unseen or zoned."""
+    import json
+
     from studio.service.explain import explain
     from studio.service.model import LoadedModel
     from tests.model_factory import make_card
 
     frame = regression_frame()
-    search, final = _lgbm_search(frame, "progression", trials=2)
-    card = make_card(frame, final.pipeline, target="progression", task="regression",
-                     algorithm="lgbm")
+    schema = infer_schema(frame)
+    plan = plan_problem(frame, schema, "progression")
+    X, y = apply_plan(frame.drop(columns=["progression"]), frame["progression"], plan)
+    search = Search(X, y, plan, SearchConfig(time_budget_s=60, max_trials=2, seed=0,
+                                             algorithms=[algorithm]), schema=schema)
+    search.run()
+    final = search.finalize(search.best)
+    assert final.entry.algorithm == algorithm
+    # as the registry keeps it: JSON
+    card = json.loads(json.dumps(make_card(frame, final.pipeline, target="progression",
+                                           task="regression", algorithm=algorithm), default=str))
 
     class Version:
         id, ref, task = 1, "m:1", "regression"
 
     Version.card = card
     loaded = LoadedModel(Version(), final.pipeline)
-    example = {k: v.isoformat() if hasattr(v, "isoformat") else v  # as JSON sends it
-               for k, v in card["example"].items()}
-    rows = [example, {**example, "visit": "2031-02-03"}, {**example, "visit": None, "bmi": None}]
+    assert loaded.fast, loaded.fast_reason
+    example = card["example"]
+    rows = [example, {**example, "visit": "2031-02-03"}, {**example, "visit": None, "bmi": None},
+            {**example, "visit": "2021-03-04 05:06"}]
     batch = loaded.converter.convert(rows)
-    answer = loaded.predict(batch)
-    expected = final.pipeline.predict(pd.DataFrame(rows).astype({"visit": "datetime64[ns]"}))
-    assert np.allclose(answer.predictions, expected)
-    method, explained = explain(loaded, batch, answer)
-    assert len(explained) == 3 and "visit" in explained[0]["contributions"]
-    if loaded.fast:
-        assert method == "lightgbm_shap"
+    fast, slow = loaded.predict(batch), loaded.predict_frame(batch)
+    assert fast.path == "fast" and fast.predictions == slow.predictions
+    zoned = loaded.converter.convert([{**example, "visit": "2021-03-04T05:06:07+02:00"}])
+    assert loaded.predict(zoned).predictions == loaded.predict_frame(zoned).predictions
+    method, explained = explain(loaded, batch, fast)
+    assert len(explained) == 4 and "visit" in explained[0]["contributions"]
+    assert method == {"lgbm": "lightgbm_shap", "xgb": "xgboost_shap"}.get(algorithm, "linear")

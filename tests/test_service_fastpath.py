@@ -263,3 +263,27 @@ def test_ensembles_of_automl_members_take_the_fast_path():
     assert joined[0].predictions == m.predict(batch).predictions and len(joined[1].predictions) == 1
     method, _ = explain(m, batch, m.predict(batch))
     assert method == "occlusion"
+
+
+def test_dates_reach_only_date_steps_on_the_fast_path():
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import Ridge
+    from sklearn.pipeline import Pipeline
+
+    from studio.automl.transformers import DateParts, ToNumeric
+    from studio.service.compiled import NotCompilable, compile_pipeline
+
+    frame = pd.DataFrame({"when": pd.date_range("2024-01-01", periods=40, freq="13h"),
+                          "size": np.arange(40.0)})
+    y = np.arange(40.0)
+    good = Pipeline([("prep", ColumnTransformer([("date", DateParts(), ["when"]),
+                                                  ("num", ToNumeric(), ["size"])])),
+                     ("model", Ridge())]).fit(frame, y)
+    compiled, _ = compile_pipeline(good, {"when": "datetime", "size": "number"})
+    assert compiled.sources[:2] == ["when", "when"]  # parts map back to their column
+    from sklearn.dummy import DummyRegressor
+
+    bad = Pipeline([("prep", ColumnTransformer([("num", ToNumeric(), ["when", "size"])])),
+                    ("model", DummyRegressor())]).fit(frame.astype({"when": "int64"}), y)
+    with pytest.raises(NotCompilable, match="dates without a date step"):
+        compile_pipeline(bad, {"when": "datetime", "size": "number"})

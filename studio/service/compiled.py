@@ -41,13 +41,16 @@ def _identity(step: Any) -> bool:
 
 
 # Each column is carried as (kind, values): "num" float64 array (NaN = missing),
-# "obj" list (None = missing) or "bool" list of True/False/None.
+# "obj" list (None = missing), "bool" list of True/False/None, or "date" (the converter's
+# datetime Series, NaT = missing; only DateParts/DateKey take it).
 
 def _to_num(kind: str, values: Any) -> np.ndarray:
     if kind == "num":
         return values
     if kind == "bool":
         return np.array([np.nan if v is None else float(v) for v in values], dtype=np.float64)
+    if kind == "date":
+        raise UseFallback()
     raise NotCompilable("text reaches a numeric step")
 
 
@@ -288,12 +291,59 @@ def _to_category(step, kinds: list[str]) -> tuple[list[str], Step]:
     return ["obj"] * len(kinds), run
 
 
+def _dates_in(kinds: list[str], name: str) -> None:
+    if any(k != "date" for k in kinds):
+        raise NotCompilable(f"{name} over columns that are not dates")
+
+
+def _date_parts(step, kinds: list[str]):
+    """``DateParts``: the transformer's own part functions over the converted dates."""
+    import pandas as pd
+
+    from studio.automl.transformers import _date_part
+
+    _dates_in(kinds, "DateParts")
+    parts = [list(p) for p in step.parts_]
+    if len(parts) != len(kinds):
+        raise NotCompilable("DateParts fitted on another width")
+    origin = [j for j, p in enumerate(parts) for _ in p]
+
+    def run(cols: list) -> list:
+        out = []
+        for (kind, values), wanted in zip(cols, parts):
+            stamps = step._stamps(pd.Series(values))
+            out.extend(("num", np.asarray(_date_part(stamps, part), dtype=np.float64))
+                       for part in wanted)
+        return out
+
+    return ["num"] * len(origin), run, origin
+
+
+def _date_key(step, kinds: list[str]):
+    """``DateKey``: each date's day as its code among the days seen in training."""
+    import pandas as pd
+
+    _dates_in(kinds, "DateKey")
+    if len(step.days_) != len(kinds):
+        raise NotCompilable("DateKey fitted on another width")
+    frame_of = step.columns_
+
+    def run(cols: list) -> list:
+        frame = pd.DataFrame({name: pd.Series(values) for name, (_, values)
+                              in zip(frame_of, cols)})
+        out = step.transform(frame)
+        return [("num", out[:, j]) for j in range(out.shape[1])]
+
+    return ["num"] * len(kinds), run
+
+
 _STEPS = {
     "SimpleImputer": _imputer, "StandardScaler": _scaler, "MinMaxScaler": _scaler,
     "RobustScaler": _scaler, "MaxAbsScaler": _scaler, "OneHotEncoder": _onehot,
     "OrdinalEncoder": _ordinal, "ToNumeric": _to_numeric, "ToCategory": _to_category,
-    "TargetEncoder": _target_encoder,
+    "TargetEncoder": _target_encoder, "DateParts": _date_parts, "DateKey": _date_key,
 }
+_DATE_STEPS = ("DateParts", "DateKey")
 _TRUSTED_MODULES = ("sklearn.", "studio.automl.transformers")
 
 
@@ -448,9 +498,10 @@ def compile_pipeline(pipeline, column_kinds: dict[str, str]) -> tuple[Any, Any]:
     kinds = {}
     for name in names_in:
         kind = column_kinds.get(str(name))
-        if kind not in ("number", "bool", "string"):
+        if kind not in ("number", "bool", "string", "datetime"):
             raise NotCompilable(f"column {name} ({kind}) is not compiled")
-        kinds[str(name)] = {"number": "num", "bool": "bool", "string": "obj"}[kind]
+        kinds[str(name)] = {"number": "num", "bool": "bool", "string": "obj",
+                            "datetime": "date"}[kind]
     indices = ct._transformer_to_input_indices
     blocks, sources = [], []
     for name, trans, _cols in ct.transformers_:
@@ -462,6 +513,10 @@ def compile_pipeline(pipeline, column_kinds: dict[str, str]) -> tuple[Any, Any]:
             continue
         steps_in = trans.steps if hasattr(trans, "steps") else [(None, trans)]
         block_kinds = [kinds[c] for c in cols]
+        if "date" in block_kinds:  # dates are carried as datetimes: only date steps take them
+            first = next((st for _, st in steps_in if not _identity(st)), None)
+            if type(first).__name__ not in _DATE_STEPS:
+                raise NotCompilable(f"transformer {name} takes dates without a date step")
         steps: list[Step] = []
         origin = list(cols)
         for _, step in steps_in:

@@ -84,10 +84,13 @@ class LoadedModel:
             base[name] = value
         records.append(base)
         records.append({k: None for k in base})
+        kinds = {c.name: c.kind for c in self.converter.columns}
         for entry in self.card.get("input_schema") or []:
             name = entry["name"]
+            unseen = "__unseen__" if kinds.get(name) == "string" and entry.get("semantic") in (
+                "categorical", "text") else None
             for value in (entry.get("min"), entry.get("max"), *(entry.get("categories") or [])[:12],
-                          "__unseen__" if entry.get("semantic") in ("categorical", "text") else None):
+                          unseen):
                 if value is not None:
                     records.append({**base, name: value})
         return records
@@ -102,9 +105,9 @@ class LoadedModel:
         except Exception as exc:  # noqa: BLE001 - an odd pipeline only loses the fast path
             self.fast_reason = f"{type(exc).__name__}: {exc}"
             return
-        batch = self.converter.convert(self.probe_records())
-        frame = self.converter.frame(batch)
         try:
+            batch = self.converter.convert(self.probe_records())
+            frame = self.converter.frame(batch)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 expected = compiled.reference(frame)
