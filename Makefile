@@ -15,7 +15,8 @@ help:
 $(STAMP): requirements.txt
 	@# LightGBM's wheel links the system's OpenMP runtime (Debian: libgomp1); without it the
 	@# studio still runs and simply leaves LightGBM out of its searches.
-	@if ! ldconfig -p 2>/dev/null | grep -q 'libgomp\.so\.1'; then \
+	@if ! find /usr/lib /usr/lib64 /lib /lib64 -maxdepth 2 -name 'libgomp.so.1' 2>/dev/null \
+	     | grep -q .; then \
 	  if [ "$$(id -u)" = 0 ]; then echo "installing Debian's libgomp1 (OpenMP, for LightGBM)"; \
 	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libgomp1) >/dev/null \
 	      || echo "could not install libgomp1: searches run without LightGBM"; \
