@@ -21,6 +21,7 @@ from studio import datasets as ds
 from studio.automl import service
 from studio.errors import StudioError
 from studio.jobs import cancel_job, refresh_job_statuses, resume_job
+from studio.theme import ALGORITHM_COLORS
 
 settings, store = context()
 JOBS_PAGE = 20
@@ -237,6 +238,7 @@ with tab_charts:
         plot(fig)
         fig = px.scatter(models.assign(algorithm=models["algorithm"].map(_e)), x="fit_time_s",
                          y="score", color="algorithm", log_x=True, hover_data=["number"],
+                         color_discrete_map={_e(k): v for k, v in ALGORITHM_COLORS.items()},
                          title="Score vs fit time (all folds)", height=360)
         fig.update_layout(yaxis_title=metric, xaxis_title="fit time, seconds (log)")
         plot(fig)

@@ -21,6 +21,7 @@ from studio.automl.metrics import METRICS, metric_names
 from studio.automl.task import RARE_OPTIONS
 from studio.errors import StudioError
 from studio.jobs import cancel_job, refresh_job_statuses, resume_job
+from studio.theme import algorithm_color
 
 settings, store = context()
 ICON = {"error": ":material/error:", "warning": ":material/warning:", "info": ":material/info:"}
@@ -61,7 +62,7 @@ def _score_chart(job) -> None:
     fig = go.Figure()
     for algo, part in frame.groupby("algorithm"):
         fig.add_scatter(x=part["seconds"], y=part["score"], mode="markers", name=html.escape(algo),
-                        customdata=part["number"],
+                        customdata=part["number"], marker={"color": algorithm_color(algo)},
                         hovertemplate="trial %{customdata}<br>%{y:.5g}<extra></extra>")
     fig.add_scatter(x=frame["seconds"], y=best, mode="lines", name="best so far",
                     line={"shape": "hv", "color": "#0f172a"})

@@ -4,6 +4,14 @@ from __future__ import annotations
 
 PALETTE = ["#2563eb", "#f97316", "#10b981", "#8b5cf6", "#ef4444", "#0ea5e9", "#eab308",
            "#64748b", "#ec4899", "#14b8a6"]
+# One colour per model family on every chart, far apart enough to tell on a projector.
+ALGORITHM_COLORS = {"ensemble": "#dc2626", "lgbm": "#16a34a", "xgb": "#2563eb",
+                    "hgb": "#7c3aed", "rf": "#f59e0b", "et": "#92400e", "linear": "#db2777",
+                    "knn": "#64748b", "dummy": "#94a3b8"}
+
+
+def algorithm_color(name: str) -> str | None:
+    return ALGORITHM_COLORS.get(str(name))
 
 
 def apply_plotly_theme() -> None:
