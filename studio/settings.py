@@ -35,6 +35,10 @@ class Settings(BaseSettings):
     max_upload_mb: int = Field(default=500, ge=1, description="Largest file accepted by import.")
     service_host: str = Field(default="127.0.0.1", description="Prediction service bind address.")
     service_port: int = Field(default=8080, ge=1, le=65535)
+    service_workers: int = Field(
+        default=1, ge=1, le=32,
+        description="Worker processes of the service (set by `serve --workers`); above one they "
+                    "share their /metrics counters through files under STUDIO_HOME/run/.")
     service_url: str | None = Field(
         default=None, description="Where the UI reaches the service; default http://host:port."
     )

@@ -120,3 +120,40 @@ def test_two_replicas_answer_and_log_every_request_once_across_a_swap(tmp_path, 
     version_of = {row.request_id: row.model_version_id for row in logged}
     refs = {v1.id: "fleet:1", v2.id: "fleet:2"}
     assert all(refs[version_of[rid]] == model for _, rid, model in sent)
+
+
+def _requests_total(text: str, endpoint: str) -> int:
+    prefix = f'studio_requests_total{{endpoint="{endpoint}",status="200"}} '
+    return sum(int(line[len(prefix):]) for line in text.splitlines() if line.startswith(prefix))
+
+
+def test_metrics_of_a_service_with_two_workers_count_every_workers_requests(tmp_path, shared):
+    """A scrape reaches one worker at random; it must still count every request."""
+    import httpx
+
+    env, store = shared
+    version = register_test_model(store, name="pair", algorithm="logistic", seed=3)
+    publish(store, version, "pair", actor="test")
+    svc = ServiceProcess.start(tmp_path / "two-workers", workers=2, **env)
+    try:
+        svc.wait_ready("pair", "pair:1", timeout=15)
+        record = sample_records(1, seed=5)[0]
+        answered_by: set[str] = set()
+        fresh = {"Connection": "close"}  # a new connection each time: either worker may answer
+        sent = 0
+        for _ in range(400):
+            answered_by.add(httpx.get(f"{svc.url}/ping", headers=fresh).json()["replica"])
+            r = httpx.post(f"{svc.url}/endpoints/pair/invocations", json=[record], headers=fresh)
+            assert r.status_code == 200, r.text
+            sent += 1
+            if len(answered_by) == 2 and sent >= 30:
+                break
+        assert len(answered_by) == 2, "the kernel gave every connection to one worker"
+        time.sleep(1.5)  # each worker publishes its counters once a second
+        scrapes = [httpx.get(f"{svc.url}/metrics", headers=fresh).text for _ in range(8)]
+        assert [_requests_total(t, "pair") for t in scrapes] == [sent] * 8
+        folder = svc.home / "run" / f"metrics-{svc.port}"
+        assert len(list(folder.glob("*.json"))) == 2
+    finally:
+        svc.stop()
+    assert not list((svc.home / "run" / f"metrics-{svc.port}").glob("*.json"))  # removed on exit

@@ -17,6 +17,7 @@ import asyncio
 import logging
 import os
 import socket
+import threading
 import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
@@ -35,11 +36,12 @@ from studio.service import background
 from studio.service.compiled import UseFallback
 from studio.service.inputs import InputProblem, parse_body
 from studio.service.logwriter import LogWriter, dumps_log
-from studio.service.metrics import Metrics
+from studio.service.metrics import Metrics, SharedCounters
 from studio.service.state import POLL_S, EndpointTable
 from studio.settings import Settings
 
 log = logging.getLogger("studio.service")
+PUBLISH_S = 1.0   # how often a worker of several publishes its /metrics counters
 JSON_TYPES = ("application/json", "text/json")
 CSV_TYPES = ("text/csv", "application/csv")
 MAX_BATCH_ROWS = 2048
@@ -242,6 +244,17 @@ ERRORS = {code: {"description": text, "content": {"application/json": {"schema":
                        (503, "the endpoint's model cannot be loaded"))}
 
 
+def _publish_counters(shared: SharedCounters, metrics: Metrics, gauges, stopping) -> None:
+    """Every second: this worker's counters to its file (the other workers read it)."""
+    while True:
+        try:
+            shared.publish(metrics.snapshot(gauges()))
+        except Exception:  # noqa: BLE001 - metrics must never stop predictions
+            log.exception("publishing this worker's metrics failed")
+        if stopping.wait(PUBLISH_S):
+            return
+
+
 def create_app(settings: Settings, poll_s: float = POLL_S, log_predictions: bool = True,
                background_tasks: bool = True) -> FastAPI:
     """The service for the store ``settings`` points at (``log_predictions=False`` and
@@ -250,6 +263,7 @@ def create_app(settings: Settings, poll_s: float = POLL_S, log_predictions: bool
     max_bytes = int(settings.max_request_mb * 1024 * 1024)
     metrics = Metrics()
     state: dict[str, Any] = {}
+    stopping = threading.Event()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -268,12 +282,24 @@ def create_app(settings: Settings, poll_s: float = POLL_S, log_predictions: bool
         if background_tasks:
             runner.start()
         state.update(store=store, table=table, writer=writer, batcher=batcher, runner=runner)
+        shared = publisher = None
+        if settings.service_workers > 1:  # /metrics sums every worker's counters
+            shared = SharedCounters(settings.home / "run" / f"metrics-{settings.service_port}")
+            state["shared"] = shared
+            publisher = threading.Thread(target=_publish_counters, daemon=True,
+                                         name="metrics-publisher",
+                                         args=(shared, metrics, lambda: gauges(), stopping))
+            publisher.start()
         if settings.api_keys_required and not table.key_hashes:
             log.warning("API keys are required but none exist: create one with "
                         "`python -m studio apikey create NAME`")
         try:
             yield
         finally:
+            stopping.set()
+            if publisher is not None:
+                await asyncio.to_thread(publisher.join, 5)
+                shared.remove()
             await runner.stop()
             table.stop()
             await batcher.stop()
@@ -372,15 +398,20 @@ def create_app(settings: Settings, poll_s: float = POLL_S, log_predictions: bool
         return _json({"status": "ok", "endpoints": sum(1 for s in slots if s.status == "ready"),
                       "replica": replica})
 
+    def gauges() -> dict[str, float]:
+        table, writer, batcher = state["table"], state["writer"], state["batcher"]
+        return {"studio_log_pending_rows": writer.pending, "studio_log_written_rows": writer.written,
+                "studio_log_dropped_rows": writer.dropped,
+                "studio_model_load_errors": table.load_errors, "studio_model_swaps": table.swaps,
+                "studio_batches": batcher.batches, "studio_batched_requests": batcher.batched_requests}
+
     @app.get("/metrics", summary="Prometheus text format", response_class=Response)
     async def prometheus() -> Response:
-        table, writer, batcher = state["table"], state["writer"], state["batcher"]
+        table = state["table"]
         info = [(s.name, s.model.ref if s.model else "", s.status) for s in table.slots.values()]
-        gauges = {"studio_log_pending_rows": writer.pending, "studio_log_written_rows": writer.written,
-                  "studio_log_dropped_rows": writer.dropped, "studio_model_load_errors": table.load_errors,
-                  "studio_model_swaps": table.swaps, "studio_batches": batcher.batches,
-                  "studio_batched_requests": batcher.batched_requests}
-        return Response(metrics.render(gauges, info),
+        shared = state.get("shared")
+        others = await asyncio.to_thread(shared.others) if shared is not None else None
+        return Response(metrics.render(gauges(), info, others),
                         media_type="text/plain; version=0.0.4; charset=utf-8")
 
     def describe(slot, request: Request) -> dict:

@@ -40,6 +40,7 @@ def serve(settings: Settings, host: str | None = None, port: int | None = None,
         raise InvalidInput("--workers must be between 1 and 32")
     os.environ["STUDIO_SERVICE_HOST"] = host
     os.environ["STUDIO_SERVICE_PORT"] = str(port)
+    os.environ["STUDIO_SERVICE_WORKERS"] = str(workers)
     os.environ["STUDIO_HOME"] = str(settings.home)
     if settings.database_url:
         os.environ["STUDIO_DATABASE_URL"] = settings.database_url
