@@ -211,7 +211,7 @@ def serve_queue(settings: Settings, kinds: list[str] | None = None, once: bool =
             continue  # another worker claimed it first
 
 
-def _pid_alive(pid: int | None) -> bool:
+def pid_alive(pid: int | None) -> bool:
     if not pid:
         return False
     try:
@@ -236,7 +236,7 @@ def refresh_job_statuses(store: Store) -> None:
     with store.session() as session:
         job_repo.mark_stale_jobs(session=session, older_than=STALE_AFTER)
         for job in job_repo.list_jobs(session=session, status="running", limit=1000):
-            if job.host == host and not _pid_alive(job.pid):
+            if job.host == host and not pid_alive(job.pid):
                 job_repo.mark_job_interrupted(
                     session=session, job_id=job.id,
                     reason="the worker process ended without finishing (killed or crashed)",

@@ -155,9 +155,7 @@ class DateKey(TransformerMixin, BaseEstimator):
 
     @staticmethod
     def _days(col: pd.Series) -> np.ndarray:
-        stamps = DateParts._stamps(col)
-        days = stamps.astype("datetime64[s]").astype("int64") // 86_400
-        return np.asarray(days.where(stamps.notna()), dtype="float64")
+        return np.floor(np.asarray(_date_part(DateParts._stamps(col), "days"), dtype="float64"))
 
     def transform(self, X):
         frame = _frame(X)

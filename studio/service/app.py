@@ -288,7 +288,7 @@ def create_app(settings: Settings, poll_s: float = POLL_S, log_predictions: bool
             state["shared"] = shared
             publisher = threading.Thread(target=_publish_counters, daemon=True,
                                          name="metrics-publisher",
-                                         args=(shared, metrics, lambda: gauges(), stopping))
+                                         args=(shared, metrics, gauges, stopping))
             publisher.start()
         if settings.api_keys_required and not table.key_hashes:
             log.warning("API keys are required but none exist: create one with "

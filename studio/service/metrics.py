@@ -149,9 +149,11 @@ class SharedCounters:
             paths = [p for p in self.folder.glob("*.json") if p.name != self.name]
         except OSError:
             return found
+        from studio.jobs import pid_alive
+
         for path in paths:
             host, _, pid = path.stem.rpartition("_")
-            if host == self.host and pid.isdigit() and not _alive(int(pid)):
+            if host == self.host and pid.isdigit() and not pid_alive(int(pid)):
                 path.unlink(missing_ok=True)
                 continue
             try:
@@ -166,13 +168,3 @@ class SharedCounters:
 
 def _safe(text: str) -> str:
     return "".join(c if c.isalnum() or c in "-." else "-" for c in text)[:60] or "host"
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -49,9 +49,9 @@ def _pid(settings: Settings) -> int | None:
 
 
 def _alive(pid: int | None) -> bool:
-    from studio.jobs import _pid_alive
+    from studio.jobs import pid_alive
 
-    return _pid_alive(pid)
+    return pid_alive(pid)
 
 
 def ping(url: str, timeout: float = 0.7) -> dict | None:
